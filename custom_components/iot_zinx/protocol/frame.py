@@ -1,0 +1,120 @@
+"""The DNY frame: header, length, physical id, message id, command, payload, checksum.
+
+PROTOCOL.md section 2. All integers are little-endian on the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import re
+
+from .errors import FrameError
+
+HEADER = b"DNY"
+# The length field counts the bytes after it: physical id 4 + message id 2 + command 1 +
+# payload + checksum 2. A frame is at most 256 bytes after the length field.
+MIN_LENGTH = 9
+MAX_LENGTH = 256
+# Header 3 + length field 2.
+PREFIX_SIZE = 5
+MAX_PAYLOAD = MAX_LENGTH - MIN_LENGTH
+
+_PHYSICAL_ID_TEXT = re.compile(r"(?:0[xX])?([0-9A-Fa-f]{8})")
+
+
+def checksum(data: bytes | bytearray | memoryview) -> int:
+    """Low 16 bits of the sum of every byte (header through payload)."""
+    return sum(data) & 0xFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One DNY frame, decoded as far as the frame layer goes (the payload stays raw)."""
+
+    physical_id: int
+    message_id: int
+    command: int
+    payload: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.physical_id <= 0xFFFFFFFF:
+            raise FrameError(f"physical id {self.physical_id} does not fit in 4 bytes")
+        if not 0 <= self.message_id <= 0xFFFF:
+            raise FrameError(f"message id {self.message_id} does not fit in 2 bytes")
+        if not 0 <= self.command <= 0xFF:
+            raise FrameError(f"command {self.command} does not fit in 1 byte")
+        if len(self.payload) > MAX_PAYLOAD:
+            raise FrameError(
+                f"payload of {len(self.payload)} bytes exceeds the {MAX_PAYLOAD} a frame holds"
+            )
+
+    @property
+    def device_id(self) -> str:
+        """The 8-hex-digit text form used by the gateway and the events, e.g. ``04AB373B``."""
+        return format_physical_id(self.physical_id)
+
+    def encode(self) -> bytes:
+        """The whole frame as it goes on the wire."""
+        body = bytearray(HEADER)
+        body += (len(self.payload) + MIN_LENGTH).to_bytes(2, "little")
+        body += self.physical_id.to_bytes(4, "little")
+        body += self.message_id.to_bytes(2, "little")
+        body.append(self.command)
+        body += self.payload
+        body += checksum(body).to_bytes(2, "little")
+        return bytes(body)
+
+
+def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
+    """Decode exactly one whole frame; raise ``FrameError`` when any frame rule is broken."""
+    raw = bytes(data)
+    if raw[:3] != HEADER:
+        raise FrameError("frame does not start with the DNY header")
+    if len(raw) < PREFIX_SIZE + MIN_LENGTH:
+        raise FrameError(f"frame of {len(raw)} bytes is shorter than the smallest frame")
+    length = int.from_bytes(raw[3:5], "little")
+    if not MIN_LENGTH <= length <= MAX_LENGTH:
+        raise FrameError(f"length field {length} is outside {MIN_LENGTH}..{MAX_LENGTH}")
+    if len(raw) != PREFIX_SIZE + length:
+        raise FrameError(f"length field says {PREFIX_SIZE + length} bytes, got {len(raw)}")
+    end = len(raw) - 2
+    expected = checksum(raw[:end])
+    received = int.from_bytes(raw[end:], "little")
+    if expected != received:
+        raise FrameError(f"checksum 0x{received:04X} does not match 0x{expected:04X}")
+    return Frame(
+        physical_id=int.from_bytes(raw[5:9], "little"),
+        message_id=int.from_bytes(raw[9:11], "little"),
+        command=raw[11],
+        payload=raw[12:end],
+    )
+
+
+def format_physical_id(physical_id: int) -> str:
+    """0x04AB373B -> ``"04AB373B"`` (the big-endian reading of the little-endian wire value)."""
+    return f"{physical_id:08X}"
+
+
+def parse_physical_id(text: str) -> int:
+    """``"04AB373B"`` or ``"0x04ab373b"`` -> 0x04AB373B; ``ValueError`` for anything else."""
+    match = _PHYSICAL_ID_TEXT.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a physical id of 8 hexadecimal digits")
+    return int(match.group(1), 16)
+
+
+def device_kind(physical_id: int) -> int:
+    """The top byte: 03 single, 04 dual, 05 10-port, 06 16-port, 07 12-port, 09/0A host."""
+    return (physical_id >> 24) & 0xFF
+
+
+def qr_number(physical_id: int) -> int:
+    """The decimal number printed under the station's QR code: the low 3 bytes."""
+    return physical_id & 0xFFFFFF
+
+
+def physical_id_from_qr(kind: int, number: int) -> int:
+    """Rebuild a physical id from the device-kind byte and the QR number."""
+    if not 0 <= kind <= 0xFF or not 0 <= number <= 0xFFFFFF:
+        raise ValueError(f"kind {kind} / number {number} do not form a physical id")
+    return (kind << 24) | number
