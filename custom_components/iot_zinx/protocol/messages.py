@@ -1,0 +1,2466 @@
+"""Typed DNY messages: the payload of every upstream message, downstream command and reply.
+
+PROTOCOL.md section 3 (station -> server) and section 4 (server -> station). Every message is a
+frozen, slotted dataclass with ``encode()`` (the payload only; ``frame.Frame`` wraps it) and a
+``decode(payload)`` classmethod. The rules every class follows:
+
+* Scaled units are in the field names (PROTOCOL.md section 2): ``voltage_v`` 0.1 V, ``power_w``
+  0.1 W, ``current_a`` 0.001 A, ``energy_kwh`` 0.01 kWh, ``*_s`` seconds, ``*_fen`` fen.
+  Decoding divides the wire integer (``2188 / 10``, the nearest float to 218.8); encoding
+  rounds back, so ``decode(encode(m)) == m`` for every decoded message.
+* Ports keep the wire value (0-based, 0xFF = the station chooses) in a field named ``port``.
+* Temperatures are wire + 65 with 0 meaning "no sensor" (section 2). A *required* temperature
+  is a field ``*_c: int | None`` (``None`` = no sensor). An *optional* trailing temperature
+  must also say "absent from the payload", which ``None`` can no longer express, so it is kept
+  as its wire byte in ``*_raw: int | None`` (``None`` = absent, ``0`` = no sensor) and read in
+  degrees through the ``*_c`` property.
+* Fields appended over the protocol's life are ``X | None = None``: decoded only when the
+  payload is long enough (section 2, "Optional trailing fields") and encoded only when set, in
+  order (setting one while an earlier one is ``None`` is a ``ValueError``).
+* Bytes beyond the known layout are kept in ``trailing`` and re-encoded, so a payload always
+  re-encodes byte-identically. Leave ``trailing`` empty when building a message.
+* ``decode`` raises ``MessageError`` only when a required field is missing; ``encode`` raises
+  ``ValueError`` when a value does not fit its wire field.
+* Card ids are the one big-endian integer of the protocol (see ``_read_card_id``).
+* Every message has a ``command`` (its frame's command byte). Single-command classes define
+  ``COMMAND``; the classes that serve several commands (``ResultReply``, ``TimeReply``,
+  ``ReadParameters``, ``FirmwarePacket``, ``FirmwareReply``, ``CommandResult``,
+  ``UnknownMessage``) have a ``command`` field instead, list the commands they serve in
+  ``COMMANDS`` where there is a fixed set, and decode with ``decode(payload, command=...)``.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+import struct
+from struct import Struct
+from typing import Any, ClassVar, Self
+
+from .errors import MessageError
+
+ORDER_NO_SIZE = 16
+
+_U8 = Struct("<B")
+_U32 = Struct("<I")
+_TWO_U8 = Struct("<BB")
+# Per-port u16 arrays of the old heartbeat 0x01, one precompiled layout per port count.
+_U16_ARRAYS = tuple(Struct(f"<{count}H") for count in range(256))
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def format_firmware(firmware: int) -> str:
+    """The firmware version as the vendor writes it: 126 -> ``"V1.26"`` (section 3, 0x20)."""
+    return f"V{firmware // 100}.{firmware % 100:02d}"
+
+
+def temperature_from_wire(raw: int) -> int | None:
+    """Wire byte -> degrees Celsius: 0 means no sensor, anything else is degrees + 65."""
+    return None if raw == 0 else raw - 65
+
+
+def temperature_to_wire(celsius: int | None) -> int:
+    """Degrees Celsius (``None`` = no sensor) -> the wire byte; ``ValueError`` out of range."""
+    if celsius is None:
+        return 0
+    # -65 would encode as 0, which the station reads as "no sensor".
+    if not -64 <= celsius <= 190:
+        raise ValueError(f"temperature {celsius} °C is outside the wire range -64..190")
+    return celsius + 65
+
+
+def order_no_text(order_no: bytes) -> str:
+    """The text form of an order number (section 5).
+
+    All-printable ASCII renders as the text itself; anything else as upper-case hex digits
+    (32 of them for the 16 bytes of an order number).
+    """
+    if order_no.isascii():
+        text = order_no.decode("ascii")
+        if text.isprintable():
+            return text
+    return order_no.hex().upper()
+
+
+def parse_order_no(text: str) -> bytes:
+    """Inverse of ``order_no_text``: 32 hex digits, or 16 printable ASCII characters."""
+    if len(text) == 2 * ORDER_NO_SIZE:
+        try:
+            order_no = bytes.fromhex(text)
+        except ValueError:
+            order_no = b""
+        # bytes.fromhex skips whitespace, so a 32-character text may give fewer bytes.
+        if len(order_no) == ORDER_NO_SIZE:
+            return order_no
+    elif len(text) == ORDER_NO_SIZE and text.isascii() and text.isprintable():
+        return text.encode("ascii")
+    raise ValueError(
+        f"{text!r} is not an order number (32 hex digits or 16 printable ASCII characters)"
+    )
+
+
+def _read_card_id(raw: bytes) -> int:
+    # Quirk (section 3, 0x02): unlike every other integer of the protocol, the card UID is read
+    # big-endian. The vendor's example shows wire bytes 7A 8D 05 DD as card "7A8D05DD", the
+    # UID as printed on the card and used by card management platforms.
+    return int.from_bytes(raw, "big")
+
+
+def _card_id_bytes(card_id: int) -> bytes:
+    try:
+        return card_id.to_bytes(4, "big")
+    except OverflowError as err:
+        raise ValueError(f"card id {card_id} does not fit in 4 bytes") from err
+
+
+def _card_hex(card_id: int) -> str:
+    return f"{card_id:08X}"
+
+
+def _short(cls: type, payload: bytes, needed: int) -> MessageError:
+    return MessageError(
+        f"{cls.__name__} payload of {len(payload)} bytes is shorter than the {needed} bytes "
+        "of its required fields"
+    )
+
+
+def _unpack(cls: type, layout: Struct, payload: bytes, offset: int = 0) -> tuple[Any, ...]:
+    """Unpack the required fields at ``offset``; ``MessageError`` when the payload is short."""
+    if len(payload) < offset + layout.size:
+        raise _short(cls, payload, offset + layout.size)
+    return layout.unpack_from(payload, offset)
+
+
+def _pack(layout: Struct, *values: Any) -> bytes:
+    try:
+        return layout.pack(*values)
+    except struct.error as err:
+        raise ValueError(f"a value does not fit its wire field: {err}") from err
+
+
+def _fixed(value: bytes, size: int, name: str) -> bytes:
+    # struct's "Ns" silently pads or truncates; a fixed-size field must be exactly its size.
+    if len(value) != size:
+        raise ValueError(f"{name} must be exactly {size} bytes, got {len(value)}")
+    return value
+
+
+def _text(raw: bytes) -> str:
+    # NUL-padded text fields (section 3 0x11, section 4 0x8E/0x95/0x34). Latin-1 maps every
+    # byte to one character, so stripping the NUL padding is the only change and re-padding
+    # restores the exact bytes.
+    return raw.rstrip(b"\0").decode("latin-1")
+
+
+def _padded(text: str, size: int, name: str) -> bytes:
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError as err:
+        raise ValueError(f"{name} must be single-byte (Latin-1) text") from err
+    if len(raw) > size:
+        raise ValueError(f"{name} is {len(raw)} bytes, the field holds {size}")
+    return raw.ljust(size, b"\0")
+
+
+def _opt_div(raw: int | None, divisor: int) -> float | None:
+    return None if raw is None else raw / divisor
+
+
+def _opt_round(value: float | None, factor: int) -> int | None:
+    return None if value is None else round(value * factor)
+
+
+def _opt_fixed(value: bytes | None, size: int, name: str) -> bytes | None:
+    return None if value is None else _fixed(value, size, name)
+
+
+def _opt_padded(text: str | None, size: int, name: str) -> bytes | None:
+    return None if text is None else _padded(text, size, name)
+
+
+def _opt_text(raw: bytes | None) -> str | None:
+    return None if raw is None else _text(raw)
+
+
+class _Tail:
+    """The optional trailing fields of one layout (PROTOCOL.md section 2).
+
+    Decoding takes as many whole fields as the payload holds, in order; a partial field is left
+    for ``trailing``. Encoding writes the leading fields that are set.
+    """
+
+    __slots__ = ("_ends", "_layouts", "_names", "_nones")
+
+    def __init__(self, *fields: tuple[str, str]) -> None:
+        self._names = tuple(name for name, _ in fields)
+        # _layouts[k] packs the first k fields; _ends[k - 1] is its size.
+        self._layouts = tuple(
+            Struct("<" + "".join(fmt for _, fmt in fields[:count]))
+            for count in range(len(fields) + 1)
+        )
+        self._ends = tuple(layout.size for layout in self._layouts[1:])
+        self._nones = tuple((None,) * (len(fields) - count) for count in range(len(fields) + 1))
+
+    def unpack(self, payload: bytes, offset: int) -> tuple[tuple[Any, ...], int]:
+        """The fields (``None`` when absent) and the offset after the last one present."""
+        count = bisect_right(self._ends, len(payload) - offset)
+        layout = self._layouts[count]
+        return layout.unpack_from(payload, offset) + self._nones[count], offset + layout.size
+
+    def pack(self, owner: str, *values: Any) -> bytes:
+        """The set fields; ``ValueError`` when a field is set after an unset one."""
+        count = 0
+        for value in values:
+            if value is None:
+                break
+            count += 1
+        for name, value in zip(self._names[count + 1 :], values[count + 1 :], strict=True):
+            if value is not None:
+                raise ValueError(
+                    f"{owner}.{name} is set but the earlier {owner}.{self._names[count]} is "
+                    "not: optional trailing fields go on the wire in order"
+                )
+        return _pack(self._layouts[count], *values[:count])
+
+
+class Message:
+    """Base of every message: the command byte its frame carries."""
+
+    __slots__ = ()
+
+    COMMAND: ClassVar[int]
+
+    @property
+    def command(self) -> int:
+        """The frame's command byte (a field of the classes that serve several commands)."""
+        return self.COMMAND
+
+    def encode(self) -> bytes:
+        """The payload."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class _EmptyMessage(Message):
+    """A message whose documented payload is empty."""
+
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode the (normally empty) payload; never fails."""
+        return cls(payload)
+
+    def encode(self) -> bytes:
+        """The payload: empty unless bytes were kept from decoding."""
+        return self.trailing
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownMessage(Message):
+    """A command this module does not know (or a direction it does not have): kept raw."""
+
+    # field() stops dataclass from taking the inherited Message.command property as a default.
+    command: int = field()
+    payload: bytes
+
+    @classmethod
+    def decode(cls, payload: bytes, *, command: int) -> Self:
+        """Keep the payload as it is."""
+        return cls(command, payload)
+
+    def encode(self) -> bytes:
+        """The payload, unchanged."""
+        return self.payload
+
+
+# ---------------------------------------------------------------------------------------------
+# Upstream: station / host -> server (PROTOCOL.md section 3)
+
+_REGISTER = Struct("<HBBB")
+# work_mode arrived in V7.0, power_board_version in V7.8 (vendor change log).
+_REGISTER_TAIL = _Tail(("work_mode", "B"), ("power_board_version", "H"))
+
+
+@dataclass(frozen=True, slots=True)
+class Register(Message):
+    """0x20 register, sent at power-up and on every change (reply: ``ResultReply``)."""
+
+    COMMAND: ClassVar[int] = 0x20
+
+    firmware: int
+    port_count: int
+    virtual_id: int
+    device_type: int
+    work_mode: int | None = None
+    power_board_version: int | None = None
+    trailing: bytes = b""
+
+    @property
+    def firmware_version(self) -> str:
+        """``"V1.26"`` for firmware 126."""
+        return format_firmware(self.firmware)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x20 payload."""
+        firmware, port_count, virtual_id, device_type = _unpack(cls, _REGISTER, payload)
+        (work_mode, board), end = _REGISTER_TAIL.unpack(payload, _REGISTER.size)
+        return cls(firmware, port_count, virtual_id, device_type, work_mode, board, payload[end:])
+
+    def encode(self) -> bytes:
+        """The 0x20 payload."""
+        return (
+            _pack(_REGISTER, self.firmware, self.port_count, self.virtual_id, self.device_type)
+            + _REGISTER_TAIL.pack("Register", self.work_mode, self.power_board_version)
+            + self.trailing
+        )
+
+
+_HEARTBEAT_HEAD = Struct("<HB")
+
+
+def _check_port_count(owner: str, port_count: int, *per_port: tuple[Any, ...]) -> None:
+    for values in per_port:
+        if len(values) != port_count:
+            raise ValueError(f"{owner} has port_count {port_count} but {len(values)} port values")
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat(Message):
+    """0x21 heartbeat, every 3 minutes by default (reply: ``ResultReply``)."""
+
+    COMMAND: ClassVar[int] = 0x21
+
+    voltage_v: float
+    port_count: int
+    port_statuses: tuple[int, ...]  # codes.PortStatus values, one per port (section 7.1)
+    signal: int
+    temperature_c: int | None
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x21 payload."""
+        voltage, count = _unpack(cls, _HEARTBEAT_HEAD, payload)
+        end = 5 + count
+        if len(payload) < end:
+            raise _short(cls, payload, end)
+        return cls(
+            voltage / 10,
+            count,
+            tuple(payload[3 : 3 + count]),
+            payload[3 + count],
+            temperature_from_wire(payload[4 + count]),
+            payload[end:],
+        )
+
+    def encode(self) -> bytes:
+        """The 0x21 payload."""
+        _check_port_count("Heartbeat", self.port_count, self.port_statuses)
+        return (
+            _pack(_HEARTBEAT_HEAD, round(self.voltage_v * 10), self.port_count)
+            + bytes(self.port_statuses)
+            + _pack(_TWO_U8, self.signal, temperature_to_wire(self.temperature_c))
+            + self.trailing
+        )
+
+
+_LEGACY_HEAD = Struct("<HHB")
+_LEGACY_FOOT = Struct("<BBBB")
+# V8.6 removed work_mode from 0x01 (vendor change log), so it is optional.
+_LEGACY_TAIL = _Tail(("work_mode", "B"))
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyHeartbeat(Message):
+    """0x01 heartbeat of old stations, little-endian like the rest (reply: ``ResultReply``)."""
+
+    COMMAND: ClassVar[int] = 0x01
+
+    firmware: int
+    voltage_v: float
+    port_count: int
+    port_statuses: tuple[int, ...]
+    power_w: tuple[float, ...]  # current power per port
+    peak_power_w: tuple[float, ...]  # peak power per port since its charge started
+    virtual_id: int
+    signal: int
+    device_type: int
+    temperature_c: int | None
+    work_mode: int | None = None
+    trailing: bytes = b""
+
+    @property
+    def firmware_version(self) -> str:
+        """``"V1.26"`` for firmware 126."""
+        return format_firmware(self.firmware)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x01 payload."""
+        firmware, voltage, count = _unpack(cls, _LEGACY_HEAD, payload)
+        powers_at = _LEGACY_HEAD.size + count
+        peaks_at = powers_at + 2 * count
+        foot_at = peaks_at + 2 * count
+        end = foot_at + _LEGACY_FOOT.size
+        if len(payload) < end:
+            raise _short(cls, payload, end)
+        array = _U16_ARRAYS[count]
+        virtual_id, signal, device_type, temperature = _LEGACY_FOOT.unpack_from(payload, foot_at)
+        (work_mode,), end = _LEGACY_TAIL.unpack(payload, end)
+        return cls(
+            firmware,
+            voltage / 10,
+            count,
+            tuple(payload[_LEGACY_HEAD.size : powers_at]),
+            tuple(raw / 10 for raw in array.unpack_from(payload, powers_at)),
+            tuple(raw / 10 for raw in array.unpack_from(payload, peaks_at)),
+            virtual_id,
+            signal,
+            device_type,
+            temperature_from_wire(temperature),
+            work_mode,
+            payload[end:],
+        )
+
+    def encode(self) -> bytes:
+        """The 0x01 payload."""
+        _check_port_count(
+            "LegacyHeartbeat", self.port_count, self.port_statuses, self.power_w, self.peak_power_w
+        )
+        array = _U16_ARRAYS[self.port_count]
+        return (
+            _pack(_LEGACY_HEAD, self.firmware, round(self.voltage_v * 10), self.port_count)
+            + bytes(self.port_statuses)
+            + _pack(array, *(round(power * 10) for power in self.power_w))
+            + _pack(array, *(round(power * 10) for power in self.peak_power_w))
+            + _pack(
+                _LEGACY_FOOT,
+                self.virtual_id,
+                self.signal,
+                self.device_type,
+                temperature_to_wire(self.temperature_c),
+            )
+            + _LEGACY_TAIL.pack("LegacyHeartbeat", self.work_mode)
+            + self.trailing
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRequest(_EmptyMessage):
+    """0x22 the station asks for the time (reply: ``TimeReply``)."""
+
+    COMMAND: ClassVar[int] = 0x22
+
+
+@dataclass(frozen=True, slots=True)
+class HostTimeRequest(_EmptyMessage):
+    """0x12 a host gateway asks for the time (reply: ``TimeReply``)."""
+
+    COMMAND: ClassVar[int] = 0x12
+
+
+_CARD_SWIPE = Struct("<4sBBH")
+_CARD_SWIPE_TAIL = _Tail(("timestamp", "I"))
+
+
+@dataclass(frozen=True, slots=True)
+class CardSwipe(Message):
+    """0x02 card swipe (reply: ``CardReply``); port 0xFF asks for the balance only."""
+
+    COMMAND: ClassVar[int] = 0x02
+
+    card_id: int
+    card_type: int
+    port: int
+    balance_fen: int
+    timestamp: int | None = None  # station clock, debug only (V8.0)
+    card2: bytes | None = None  # long card number, e.g. social-security cards (2023-12)
+    trailing: bytes = b""
+
+    @property
+    def card_hex(self) -> str:
+        """The card id as 8 upper-case hex digits, e.g. ``"7A8D05DD"``."""
+        return _card_hex(self.card_id)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x02 payload."""
+        card, card_type, port, balance = _unpack(cls, _CARD_SWIPE, payload)
+        (timestamp,), end = _CARD_SWIPE_TAIL.unpack(payload, _CARD_SWIPE.size)
+        card2 = None
+        if timestamp is not None and len(payload) > end:
+            # card2_len u8, then card2. If fewer bytes follow than announced, the whole rest
+            # stays in trailing so that nothing is lost.
+            card2_end = end + 1 + payload[end]
+            if len(payload) >= card2_end:
+                card2 = payload[end + 1 : card2_end]
+                end = card2_end
+        return cls(_read_card_id(card), card_type, port, balance, timestamp, card2, payload[end:])
+
+    def encode(self) -> bytes:
+        """The 0x02 payload."""
+        card2 = b""
+        if self.card2 is not None:
+            if self.timestamp is None:
+                raise ValueError("CardSwipe.card2 is set but the earlier timestamp is not")
+            card2 = _pack(_U8, len(self.card2)) + self.card2
+        return (
+            _pack(
+                _CARD_SWIPE,
+                _card_id_bytes(self.card_id),
+                self.card_type,
+                self.port,
+                self.balance_fen,
+            )
+            + _CARD_SWIPE_TAIL.pack("CardSwipe", self.timestamp)
+            + card2
+            + self.trailing
+        )
+
+
+_SETTLEMENT = Struct("<HHHBB4sB16s")
+# second_max_power ends the documented base layout; it is optional too because a settlement
+# that failed to decode would never be acknowledged and the station resends it every 30 min
+# forever (section 3, 0x03). timestamp arrived in V8.0, occupancy in V8.5.
+_SETTLEMENT_TAIL = _Tail(("second_max_power_w", "H"), ("timestamp", "I"), ("occupancy_min", "H"))
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement(Message):
+    """0x03 settlement of a finished order; resent until acknowledged with ``ResultReply``."""
+
+    COMMAND: ClassVar[int] = 0x03
+
+    duration_s: int
+    max_power_w: float
+    energy_kwh: float
+    port: int
+    start_mode: int  # 0 offline card, 1 online, 3 verification code
+    card_id: int  # 0 for online starts; the verification code for code starts
+    stop_reason: int  # codes.StopReason (section 7.3)
+    order_no: bytes
+    second_max_power_w: float | None = None  # maximum in the first 5 minutes
+    timestamp: int | None = None  # station clock, debug only
+    occupancy_min: int | None = None  # charging lockers only
+    trailing: bytes = b""
+
+    @property
+    def card_hex(self) -> str:
+        """The card id as 8 upper-case hex digits (``"00000000"`` for online starts)."""
+        return _card_hex(self.card_id)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x03 payload."""
+        duration, max_power, energy, port, start_mode, card, stop_reason, order_no = _unpack(
+            cls, _SETTLEMENT, payload
+        )
+        (second_max, timestamp, occupancy), end = _SETTLEMENT_TAIL.unpack(payload, _SETTLEMENT.size)
+        return cls(
+            duration,
+            max_power / 10,
+            energy / 100,
+            port,
+            start_mode,
+            _read_card_id(card),
+            stop_reason,
+            order_no,
+            _opt_div(second_max, 10),
+            timestamp,
+            occupancy,
+            payload[end:],
+        )
+
+    def encode(self) -> bytes:
+        """The 0x03 payload."""
+        return (
+            _pack(
+                _SETTLEMENT,
+                self.duration_s,
+                round(self.max_power_w * 10),
+                round(self.energy_kwh * 100),
+                self.port,
+                self.start_mode,
+                _card_id_bytes(self.card_id),
+                self.stop_reason,
+                _fixed(self.order_no, ORDER_NO_SIZE, "Settlement.order_no"),
+            )
+            + _SETTLEMENT_TAIL.pack(
+                "Settlement",
+                _opt_round(self.second_max_power_w, 10),
+                self.timestamp,
+                self.occupancy_min,
+            )
+            + self.trailing
+        )
+
+
+_LEGACY_ORDER = Struct("<BB4sH16s")
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyOrderConfirm(Message):
+    """0x04 order confirmation of pre-2019 stations (reply: ``OrderConfirmReply``)."""
+
+    COMMAND: ClassVar[int] = 0x04
+
+    port: int
+    start_mode: int
+    card_id: int
+    duration_s: int  # charged so far
+    order_no: bytes
+    trailing: bytes = b""
+
+    @property
+    def card_hex(self) -> str:
+        """The card id as 8 upper-case hex digits."""
+        return _card_hex(self.card_id)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x04 payload."""
+        port, start_mode, card, duration, order_no = _unpack(cls, _LEGACY_ORDER, payload)
+        return cls(
+            port,
+            start_mode,
+            _read_card_id(card),
+            duration,
+            order_no,
+            payload[_LEGACY_ORDER.size :],
+        )
+
+    def encode(self) -> bytes:
+        """The 0x04 payload."""
+        return (
+            _pack(
+                _LEGACY_ORDER,
+                self.port,
+                self.start_mode,
+                _card_id_bytes(self.card_id),
+                self.duration_s,
+                _fixed(self.order_no, ORDER_NO_SIZE, "LegacyOrderConfirm.order_no"),
+            )
+            + self.trailing
+        )
+
+
+_UPGRADE_REQUEST = Struct("<BHI")
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeRequest(Message):
+    """0x05 the station asks to be upgraded (no reply)."""
+
+    COMMAND: ClassVar[int] = 0x05
+
+    device_type: int
+    firmware: int
+    package_type: int
+    trailing: bytes = b""
+
+    @property
+    def firmware_version(self) -> str:
+        """``"V1.26"`` for firmware 126."""
+        return format_firmware(self.firmware)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x05 payload."""
+        device_type, firmware, package_type = _unpack(cls, _UPGRADE_REQUEST, payload)
+        return cls(device_type, firmware, package_type, payload[_UPGRADE_REQUEST.size :])
+
+    def encode(self) -> bytes:
+        """The 0x05 payload."""
+        return (
+            _pack(_UPGRADE_REQUEST, self.device_type, self.firmware, self.package_type)
+            + self.trailing
+        )
+
+
+_POWER_HEAD = Struct("<BBHHBHHHH16s")
+# Everything after order_no was appended over time (section 3, 0x06): interval energy in V6.2,
+# peak power in V7.0, voltage/current/temperatures in V7.8, timestamp in V8.0, occupancy V8.5.
+_POWER_TAIL = _Tail(
+    ("interval_energy_raw", "H"),
+    ("peak_power_w", "H"),
+    ("voltage_v", "H"),
+    ("current_a", "H"),
+    ("ambient_temp_raw", "B"),
+    ("port_temp_raw", "B"),
+    ("timestamp", "I"),
+    ("occupancy_min", "H"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PowerHeartbeat(Message):
+    """0x06 power heartbeat of a charging port, every 5 minutes by default (no reply).
+
+    The two temperatures are optional *and* may read "no sensor", so they are kept as wire
+    bytes: ``ambient_temp_raw`` / ``port_temp_raw`` are ``None`` when the payload ends before
+    them and 0 when the station has no such sensor; ``ambient_temp_c`` / ``port_temp_c`` give
+    degrees Celsius or ``None`` for both cases.
+    """
+
+    COMMAND: ClassVar[int] = 0x06
+
+    port: int
+    status: int  # codes.PowerStatus: 1 charging, 3 full, 5 float charging; others are noise
+    duration_s: int
+    energy_kwh: float  # the order so far
+    start_mode: int
+    power_w: float
+    max_power_w: float  # over the interval
+    min_power_w: float
+    avg_power_w: float
+    order_no: bytes
+    interval_energy_raw: int | None = None  # debug: divide by 4800 (vendor's note)
+    peak_power_w: float | None = None  # over the whole order
+    voltage_v: float | None = None
+    current_a: float | None = None
+    ambient_temp_raw: int | None = None
+    port_temp_raw: int | None = None
+    timestamp: int | None = None  # station clock, debug only
+    occupancy_min: int | None = None  # charging lockers only
+    trailing: bytes = b""
+
+    @property
+    def ambient_temp_c(self) -> int | None:
+        """Ambient temperature in °C; ``None`` when absent or without a sensor."""
+        raw = self.ambient_temp_raw
+        return None if raw is None else temperature_from_wire(raw)
+
+    @property
+    def port_temp_c(self) -> int | None:
+        """Port temperature in °C; ``None`` when absent or without a sensor."""
+        raw = self.port_temp_raw
+        return None if raw is None else temperature_from_wire(raw)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x06 payload."""
+        (
+            port,
+            status,
+            duration,
+            energy,
+            start_mode,
+            power,
+            max_power,
+            min_power,
+            avg_power,
+            order_no,
+        ) = _unpack(cls, _POWER_HEAD, payload)
+        (
+            (interval, peak, voltage, current, ambient, port_temp, timestamp, occupancy),
+            end,
+        ) = _POWER_TAIL.unpack(payload, _POWER_HEAD.size)
+        return cls(
+            port,
+            status,
+            duration,
+            energy / 100,
+            start_mode,
+            power / 10,
+            max_power / 10,
+            min_power / 10,
+            avg_power / 10,
+            order_no,
+            interval,
+            _opt_div(peak, 10),
+            _opt_div(voltage, 10),
+            _opt_div(current, 1000),
+            ambient,
+            port_temp,
+            timestamp,
+            occupancy,
+            payload[end:],
+        )
+
+    def encode(self) -> bytes:
+        """The 0x06 payload."""
+        return (
+            _pack(
+                _POWER_HEAD,
+                self.port,
+                self.status,
+                self.duration_s,
+                round(self.energy_kwh * 100),
+                self.start_mode,
+                round(self.power_w * 10),
+                round(self.max_power_w * 10),
+                round(self.min_power_w * 10),
+                round(self.avg_power_w * 10),
+                _fixed(self.order_no, ORDER_NO_SIZE, "PowerHeartbeat.order_no"),
+            )
+            + _POWER_TAIL.pack(
+                "PowerHeartbeat",
+                self.interval_energy_raw,
+                _opt_round(self.peak_power_w, 10),
+                _opt_round(self.voltage_v, 10),
+                _opt_round(self.current_a, 1000),
+                self.ambient_temp_raw,
+                self.port_temp_raw,
+                self.timestamp,
+                self.occupancy_min,
+            )
+            + self.trailing
+        )
+
+
+_HOST_HEARTBEAT = Struct("<HBIBB20sBH")
+_HOST_HEARTBEAT_TAIL = _Tail(("imei", "15s"), ("module_version", "24s"))
+
+
+@dataclass(frozen=True, slots=True)
+class HostHeartbeat(Message):
+    """0x11 host gateway heartbeat, every 30 minutes (no reply). Text fields are NUL-padded."""
+
+    COMMAND: ClassVar[int] = 0x11
+
+    firmware: int
+    rtc: int  # 0 = the host has no real-time clock
+    host_time: int
+    signal: int  # 0-31, 99 error; some modules report + 100
+    module_type: int
+    iccid: str
+    host_type: int
+    frequency: int
+    imei: str | None = None
+    module_version: str | None = None
+    trailing: bytes = b""
+
+    @property
+    def firmware_version(self) -> str:
+        """``"V1.01"`` for firmware 101."""
+        return format_firmware(self.firmware)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x11 payload."""
+        firmware, rtc, host_time, signal, module_type, iccid, host_type, frequency = _unpack(
+            cls, _HOST_HEARTBEAT, payload
+        )
+        (imei, module_version), end = _HOST_HEARTBEAT_TAIL.unpack(payload, _HOST_HEARTBEAT.size)
+        return cls(
+            firmware,
+            rtc,
+            host_time,
+            signal,
+            module_type,
+            _text(iccid),
+            host_type,
+            frequency,
+            _opt_text(imei),
+            _opt_text(module_version),
+            payload[end:],
+        )
+
+    def encode(self) -> bytes:
+        """The 0x11 payload."""
+        return (
+            _pack(
+                _HOST_HEARTBEAT,
+                self.firmware,
+                self.rtc,
+                self.host_time,
+                self.signal,
+                self.module_type,
+                _padded(self.iccid, 20, "HostHeartbeat.iccid"),
+                self.host_type,
+                self.frequency,
+            )
+            + _HOST_HEARTBEAT_TAIL.pack(
+                "HostHeartbeat",
+                _opt_padded(self.imei, 15, "HostHeartbeat.imei"),
+                _opt_padded(self.module_version, 24, "HostHeartbeat.module_version"),
+            )
+            + self.trailing
+        )
+
+
+# The host document names the 0x17 fields without sizes (section 3). These sizes are an
+# assumption: breaker u8, temperature u8 (+65), voltage u16 (0.1 V), current u16 (0.01 A),
+# energy u32 (0.01 kWh), meter current u16 (0.01 A), meter energy u32 (0.01 kWh), smoke alarm
+# u8, alarm relay u8, leakage u16 (mA), live and neutral temperature u8 (+65), lock state u8,
+# breaker style u8. Every field is optional and kept as its wire integer, so a wrong guess
+# loses nothing (the payload re-encodes byte-identically); the properties give scaled values.
+_HOST_STATUS_TAIL = _Tail(
+    ("breaker", "B"),
+    ("temperature_raw", "B"),
+    ("voltage_raw", "H"),
+    ("current_raw", "H"),
+    ("energy_raw", "I"),
+    ("meter_current_raw", "H"),
+    ("meter_energy_raw", "I"),
+    ("smoke_alarm", "B"),
+    ("alarm_relay", "B"),
+    ("leakage_ma", "H"),
+    ("live_temp_raw", "B"),
+    ("neutral_temp_raw", "B"),
+    ("lock_state", "B"),
+    ("breaker_style", "B"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HostStatus(Message):
+    """0x17 host gateway status, best effort (no reply); plain charging hosts fill only part."""
+
+    COMMAND: ClassVar[int] = 0x17
+
+    breaker: int | None = None
+    temperature_raw: int | None = None
+    voltage_raw: int | None = None
+    current_raw: int | None = None
+    energy_raw: int | None = None
+    meter_current_raw: int | None = None
+    meter_energy_raw: int | None = None
+    smoke_alarm: int | None = None
+    alarm_relay: int | None = None
+    leakage_ma: int | None = None
+    live_temp_raw: int | None = None
+    neutral_temp_raw: int | None = None
+    lock_state: int | None = None
+    breaker_style: int | None = None
+    trailing: bytes = b""
+
+    @property
+    def temperature_c(self) -> int | None:
+        """Host temperature in °C (``None`` when absent or without a sensor)."""
+        raw = self.temperature_raw
+        return None if raw is None else temperature_from_wire(raw)
+
+    @property
+    def voltage_v(self) -> float | None:
+        """Voltage in V."""
+        return _opt_div(self.voltage_raw, 10)
+
+    @property
+    def current_a(self) -> float | None:
+        """Current in A (assumed 0.01 A units)."""
+        return _opt_div(self.current_raw, 100)
+
+    @property
+    def energy_kwh(self) -> float | None:
+        """Energy in kWh."""
+        return _opt_div(self.energy_raw, 100)
+
+    @property
+    def meter_current_a(self) -> float | None:
+        """Meter current in A (assumed 0.01 A units)."""
+        return _opt_div(self.meter_current_raw, 100)
+
+    @property
+    def meter_energy_kwh(self) -> float | None:
+        """Meter energy in kWh."""
+        return _opt_div(self.meter_energy_raw, 100)
+
+    @property
+    def live_temp_c(self) -> int | None:
+        """Live conductor temperature in °C."""
+        raw = self.live_temp_raw
+        return None if raw is None else temperature_from_wire(raw)
+
+    @property
+    def neutral_temp_c(self) -> int | None:
+        """Neutral conductor temperature in °C."""
+        raw = self.neutral_temp_raw
+        return None if raw is None else temperature_from_wire(raw)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x17 payload; never fails."""
+        (
+            (
+                breaker,
+                temperature,
+                voltage,
+                current,
+                energy,
+                meter_current,
+                meter_energy,
+                smoke_alarm,
+                alarm_relay,
+                leakage,
+                live_temp,
+                neutral_temp,
+                lock_state,
+                breaker_style,
+            ),
+            end,
+        ) = _HOST_STATUS_TAIL.unpack(payload, 0)
+        return cls(
+            breaker,
+            temperature,
+            voltage,
+            current,
+            energy,
+            meter_current,
+            meter_energy,
+            smoke_alarm,
+            alarm_relay,
+            leakage,
+            live_temp,
+            neutral_temp,
+            lock_state,
+            breaker_style,
+            payload[end:],
+        )
+
+    def encode(self) -> bytes:
+        """The 0x17 payload."""
+        return (
+            _HOST_STATUS_TAIL.pack(
+                "HostStatus",
+                self.breaker,
+                self.temperature_raw,
+                self.voltage_raw,
+                self.current_raw,
+                self.energy_raw,
+                self.meter_current_raw,
+                self.meter_energy_raw,
+                self.smoke_alarm,
+                self.alarm_relay,
+                self.leakage_ma,
+                self.live_temp_raw,
+                self.neutral_temp_raw,
+                self.lock_state,
+                self.breaker_style,
+            )
+            + self.trailing
+        )
+
+
+_SUB_STATION = Struct("<BBHI")
+
+
+@dataclass(frozen=True, slots=True)
+class SubStationVersion:
+    """One entry of 0x35: the minimum firmware of one sub-station type behind a host."""
+
+    device_type: int
+    reserved: int
+    min_firmware: int
+    physical_id: int  # little-endian like the frame's physical id
+
+    @property
+    def device_id(self) -> str:
+        """The 8-hex-digit text form of ``physical_id``."""
+        return f"{self.physical_id:08X}"
+
+
+@dataclass(frozen=True, slots=True)
+class SubStationVersions(Message):
+    """0x35 sub-station versions reported by a host gateway (no reply)."""
+
+    COMMAND: ClassVar[int] = 0x35
+
+    entries: tuple[SubStationVersion, ...]
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x35 payload: ``count u8`` then ``count`` entries of 8 bytes."""
+        (count,) = _unpack(cls, _U8, payload)
+        end = 1 + count * _SUB_STATION.size
+        if len(payload) < end:
+            raise _short(cls, payload, end)
+        entries = tuple(
+            SubStationVersion(*values) for values in _SUB_STATION.iter_unpack(payload[1:end])
+        )
+        return cls(entries, payload[end:])
+
+    def encode(self) -> bytes:
+        """The 0x35 payload."""
+        body = b"".join(
+            _pack(
+                _SUB_STATION,
+                entry.device_type,
+                entry.reserved,
+                entry.min_firmware,
+                entry.physical_id,
+            )
+            for entry in self.entries
+        )
+        return _pack(_U8, len(self.entries)) + body + self.trailing
+
+
+_LOCKER_HEARTBEAT = Struct("<BII")
+
+
+@dataclass(frozen=True, slots=True)
+class LockerHeartbeat(Message):
+    """0x41 charging-locker heartbeat (no reply): one bit per port, 1 = door open / fan on."""
+
+    COMMAND: ClassVar[int] = 0x41
+
+    port_count: int
+    door_bits: int
+    fan_bits: int
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x41 payload."""
+        port_count, door_bits, fan_bits = _unpack(cls, _LOCKER_HEARTBEAT, payload)
+        return cls(port_count, door_bits, fan_bits, payload[_LOCKER_HEARTBEAT.size :])
+
+    def encode(self) -> bytes:
+        """The 0x41 payload."""
+        return (
+            _pack(_LOCKER_HEARTBEAT, self.port_count, self.door_bits, self.fan_bits) + self.trailing
+        )
+
+
+_ALARM = Struct("<BBB")
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm(Message):
+    """0x42 alarm (no reply): ``alarm_type`` is codes.AlarmType (section 7.5)."""
+
+    COMMAND: ClassVar[int] = 0x42
+
+    alarm_type: int
+    port: int  # the port, or the RS-485 address of the sensor; meaningless for a power cut
+    trigger_bits: int
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x42 payload."""
+        alarm_type, port, trigger_bits = _unpack(cls, _ALARM, payload)
+        return cls(alarm_type, port, trigger_bits, payload[_ALARM.size :])
+
+    def encode(self) -> bytes:
+        """The 0x42 payload."""
+        return _pack(_ALARM, self.alarm_type, self.port, self.trigger_bits) + self.trailing
+
+
+_LOCKER_DONE = Struct("<HHHBB4sB16s")
+
+
+@dataclass(frozen=True, slots=True)
+class LockerChargeDone(Message):
+    """0x43 a locker's charge finished, without settlement (no reply): 0x03's base fields.
+
+    The vendor's table for 0x43 ends with the order number (no second maximum power), so
+    anything after it is kept in ``trailing``.
+    """
+
+    COMMAND: ClassVar[int] = 0x43
+
+    duration_s: int
+    max_power_w: float
+    energy_kwh: float
+    port: int
+    start_mode: int
+    card_id: int
+    stop_reason: int
+    order_no: bytes
+    trailing: bytes = b""
+
+    @property
+    def card_hex(self) -> str:
+        """The card id as 8 upper-case hex digits."""
+        return _card_hex(self.card_id)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x43 payload."""
+        duration, max_power, energy, port, start_mode, card, stop_reason, order_no = _unpack(
+            cls, _LOCKER_DONE, payload
+        )
+        return cls(
+            duration,
+            max_power / 10,
+            energy / 100,
+            port,
+            start_mode,
+            _read_card_id(card),
+            stop_reason,
+            order_no,
+            payload[_LOCKER_DONE.size :],
+        )
+
+    def encode(self) -> bytes:
+        """The 0x43 payload."""
+        return (
+            _pack(
+                _LOCKER_DONE,
+                self.duration_s,
+                round(self.max_power_w * 10),
+                round(self.energy_kwh * 100),
+                self.port,
+                self.start_mode,
+                _card_id_bytes(self.card_id),
+                self.stop_reason,
+                _fixed(self.order_no, ORDER_NO_SIZE, "LockerChargeDone.order_no"),
+            )
+            + self.trailing
+        )
+
+
+_PORT_ORDER = Struct("<BB16s")
+
+
+@dataclass(frozen=True, slots=True)
+class PortNotice(Message):
+    """0x44 port notice (no reply): ``notice_type`` 1 = locker door not closed."""
+
+    COMMAND: ClassVar[int] = 0x44
+
+    notice_type: int
+    port: int
+    order_no: bytes
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x44 payload."""
+        notice_type, port, order_no = _unpack(cls, _PORT_ORDER, payload)
+        return cls(notice_type, port, order_no, payload[_PORT_ORDER.size :])
+
+    def encode(self) -> bytes:
+        """The 0x44 payload."""
+        return (
+            _pack(
+                _PORT_ORDER,
+                self.notice_type,
+                self.port,
+                _fixed(self.order_no, ORDER_NO_SIZE, "PortNotice.order_no"),
+            )
+            + self.trailing
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Server replies to upstream messages (PROTOCOL.md section 3)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultReply(Message):
+    """The server's ``result u8`` (0 = ok) to 0x20, 0x21, 0x01 and 0x03."""
+
+    COMMANDS: ClassVar[frozenset[int]] = frozenset({0x20, 0x21, 0x01, 0x03})
+
+    # field() stops dataclass from taking the inherited Message.command property as a default.
+    command: int = field()
+    result: int = 0
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes, *, command: int) -> Self:
+        """Decode the reply to ``command``."""
+        (result,) = _unpack(cls, _U8, payload)
+        return cls(command, result, payload[1:])
+
+    def encode(self) -> bytes:
+        """The reply payload."""
+        return _pack(_U8, self.result) + self.trailing
+
+
+@dataclass(frozen=True, slots=True)
+class TimeReply(Message):
+    """The server's time (Unix seconds) in reply to 0x22 and 0x12."""
+
+    COMMANDS: ClassVar[frozenset[int]] = frozenset({0x22, 0x12})
+
+    # field() stops dataclass from taking the inherited Message.command property as a default.
+    command: int = field()
+    unix_time: int
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes, *, command: int) -> Self:
+        """Decode the reply to ``command``."""
+        (unix_time,) = _unpack(cls, _U32, payload)
+        return cls(command, unix_time, payload[_U32.size :])
+
+    def encode(self) -> bytes:
+        """The reply payload."""
+        return _pack(_U32, self.unix_time) + self.trailing
+
+
+_CARD_REPLY = Struct("<4sBBIB")
+
+
+@dataclass(frozen=True, slots=True)
+class CardReply(Message):
+    """The server's decision on a 0x02 card swipe."""
+
+    COMMAND: ClassVar[int] = 0x02
+
+    card_id: int
+    account_status: int  # codes.CardAccountStatus (section 7.4)
+    rate_mode: int  # 0 time, 1 monthly, 2 energy, 3 per use
+    balance_or_expiry: int  # fen, or a Unix expiry for monthly
+    port: int  # the swipe's port, echoed
+    trailing: bytes = b""
+
+    @property
+    def card_hex(self) -> str:
+        """The card id as 8 upper-case hex digits."""
+        return _card_hex(self.card_id)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x02 reply."""
+        card, status, rate_mode, balance, port = _unpack(cls, _CARD_REPLY, payload)
+        return cls(
+            _read_card_id(card), status, rate_mode, balance, port, payload[_CARD_REPLY.size :]
+        )
+
+    def encode(self) -> bytes:
+        """The 0x02 reply payload."""
+        return (
+            _pack(
+                _CARD_REPLY,
+                _card_id_bytes(self.card_id),
+                self.account_status,
+                self.rate_mode,
+                self.balance_or_expiry,
+                self.port,
+            )
+            + self.trailing
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderConfirmReply(Message):
+    """The server's reply to a 0x04 order confirmation."""
+
+    COMMAND: ClassVar[int] = 0x04
+
+    port: int
+    result: int = 0
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x04 reply."""
+        port, result = _unpack(cls, _TWO_U8, payload)
+        return cls(port, result, payload[_TWO_U8.size :])
+
+    def encode(self) -> bytes:
+        """The 0x04 reply payload."""
+        return _pack(_TWO_U8, self.port, self.result) + self.trailing
+
+
+# ---------------------------------------------------------------------------------------------
+# Downstream commands: server -> station (PROTOCOL.md section 4)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryStatus(_EmptyMessage):
+    """0x81 ask the station to report (it sends 0x20 and 0x21/0x01); no reply."""
+
+    COMMAND: ClassVar[int] = 0x81
+
+
+_CHARGE_HEAD = Struct("<BIBBH16s")
+# The fields after order_no were appended over time (V7.5, V8.0, V8.6, 2023-03); the station
+# needs them only up to max_power_w (section 4, 0x82).
+_CHARGE_TAIL = _Tail(
+    ("max_duration_s", "H"),
+    ("max_power_w", "H"),
+    ("qr_light", "B"),
+    ("long_charge", "B"),
+    ("extra_float_time_s", "H"),
+    ("skip_short_check", "B"),
+    ("ignore_unplug", "B"),
+    ("force_auto_stop", "B"),
+    ("full_power_w", "B"),
+    ("full_power_max_minutes", "B"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeControl(Message):
+    """0x82 start (action 1) or stop (action 0) charging (reply: ``ChargeControlReply``).
+
+    A stop must carry the running order's number. ``value`` is seconds (time modes) or
+    0.01 kWh (energy mode), 0 = until full.
+    """
+
+    COMMAND: ClassVar[int] = 0x82
+
+    rate_mode: int
+    balance_or_expiry: int
+    port: int
+    action: int
+    value: int
+    order_no: bytes
+    max_duration_s: int | None = None  # 0 = the station's setting
+    max_power_w: float | None = None  # 0 = the station's setting
+    qr_light: int | None = None  # 0 on, 1 off
+    long_charge: int | None = None
+    extra_float_time_s: int | None = None  # 0xFFFF cancels float charging
+    skip_short_check: int | None = None  # 2 = normal check; 0 or 1 skip it
+    ignore_unplug: int | None = None
+    force_auto_stop: int | None = None
+    full_power_w: int | None = None  # whole watts, unlike every other power; 0/0xFF = off
+    full_power_max_minutes: int | None = None
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x82 payload."""
+        rate_mode, balance, port, action, value, order_no = _unpack(cls, _CHARGE_HEAD, payload)
+        (
+            (
+                max_duration,
+                max_power,
+                qr_light,
+                long_charge,
+                extra_float,
+                skip_short,
+                ignore_unplug,
+                force_stop,
+                full_power,
+                full_minutes,
+            ),
+            end,
+        ) = _CHARGE_TAIL.unpack(payload, _CHARGE_HEAD.size)
+        return cls(
+            rate_mode,
+            balance,
+            port,
+            action,
+            value,
+            order_no,
+            max_duration,
+            _opt_div(max_power, 10),
+            qr_light,
+            long_charge,
+            extra_float,
+            skip_short,
+            ignore_unplug,
+            force_stop,
+            full_power,
+            full_minutes,
+            payload[end:],
+        )
+
+    def encode(self) -> bytes:
+        """The 0x82 payload."""
+        return (
+            _pack(
+                _CHARGE_HEAD,
+                self.rate_mode,
+                self.balance_or_expiry,
+                self.port,
+                self.action,
+                self.value,
+                _fixed(self.order_no, ORDER_NO_SIZE, "ChargeControl.order_no"),
+            )
+            + _CHARGE_TAIL.pack(
+                "ChargeControl",
+                self.max_duration_s,
+                _opt_round(self.max_power_w, 10),
+                self.qr_light,
+                self.long_charge,
+                self.extra_float_time_s,
+                self.skip_short_check,
+                self.ignore_unplug,
+                self.force_auto_stop,
+                self.full_power_w,
+                self.full_power_max_minutes,
+            )
+            + self.trailing
+        )
+
+
+_RUN_PARAMETERS_1 = Struct("<HHBHHH")
+
+
+@dataclass(frozen=True, slots=True)
+class RunParameters1(Message):
+    """0x83 run parameters 1.1 (reply: ``CommandResult``; read back with 0x90).
+
+    The document gives no unit for the unplug power, so the protocol's default 0.1 W applies.
+    Vendor defaults: 3, 10, 20, 1800, 3600, 180.
+    """
+
+    COMMAND: ClassVar[int] = 0x83
+
+    unplug_power_w: float
+    unplug_time_s: int
+    float_percent: int  # of the charging power, 1-100
+    float_detect_time_s: int
+    float_time_s: int
+    heartbeat_interval_s: int
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x83 payload (or a 0x90 read-back)."""
+        unplug_power, unplug_time, percent, detect_time, float_time, interval = _unpack(
+            cls, _RUN_PARAMETERS_1, payload
+        )
+        return cls(
+            unplug_power / 10,
+            unplug_time,
+            percent,
+            detect_time,
+            float_time,
+            interval,
+            payload[_RUN_PARAMETERS_1.size :],
+        )
+
+    def encode(self) -> bytes:
+        """The 0x83 payload."""
+        return (
+            _pack(
+                _RUN_PARAMETERS_1,
+                round(self.unplug_power_w * 10),
+                self.unplug_time_s,
+                self.float_percent,
+                self.float_detect_time_s,
+                self.float_time_s,
+                self.heartbeat_interval_s,
+            )
+            + self.trailing
+        )
+
+
+_RUN_PARAMETERS_2 = Struct("<HHHBHHHHHHBBB")
+# The QR light byte arrived in V8.0; the unplug-detection byte reused a reserved byte (V6.3).
+_RUN_PARAMETERS_2_TAIL = _Tail(("qr_light", "B"))
+
+
+@dataclass(frozen=True, slots=True)
+class RunParameters2(Message):
+    """0x84 run parameters 1.2 (reply: ``CommandResult``; read back with 0x91).
+
+    Powers in 0.1 W, times in seconds. The two alarm temperatures are plain °C: the vendor
+    notes that this setting "needs no conversion", unlike the +65 of measured temperatures.
+    Vendor defaults: 800, 30, 1800, 10, 300, 10800, 300, 300, 1800, 300, 80, 80, 0, 1.
+    """
+
+    COMMAND: ClassVar[int] = 0x84
+
+    dynamic_overload_power_w: float
+    dynamic_overload_time_s: int
+    dynamic_overload_start_s: int
+    unplug_interference_power_w: float  # u8 on the wire
+    unplug_interference_time_s: int
+    float_second_check_point_s: int
+    float_second_check_time_s: int
+    min_power_w: float
+    min_power_check_point_s: int
+    second_max_power_point_s: int
+    ambient_alarm_temp_c: int
+    port_alarm_temp_c: int
+    unplug_detection: int  # 0 on, anything else off
+    qr_light: int | None = None  # 0 on, 1 off
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x84 payload (or a 0x91 read-back)."""
+        (
+            overload_power,
+            overload_time,
+            overload_start,
+            interference_power,
+            interference_time,
+            second_point,
+            second_time,
+            min_power,
+            min_power_point,
+            second_max_point,
+            ambient_alarm,
+            port_alarm,
+            unplug_detection,
+        ) = _unpack(cls, _RUN_PARAMETERS_2, payload)
+        (qr_light,), end = _RUN_PARAMETERS_2_TAIL.unpack(payload, _RUN_PARAMETERS_2.size)
+        return cls(
+            overload_power / 10,
+            overload_time,
+            overload_start,
+            interference_power / 10,
+            interference_time,
+            second_point,
+            second_time,
+            min_power / 10,
+            min_power_point,
+            second_max_point,
+            ambient_alarm,
+            port_alarm,
+            unplug_detection,
+            qr_light,
+            payload[end:],
+        )
+
+    def encode(self) -> bytes:
+        """The 0x84 payload."""
+        return (
+            _pack(
+                _RUN_PARAMETERS_2,
+                round(self.dynamic_overload_power_w * 10),
+                self.dynamic_overload_time_s,
+                self.dynamic_overload_start_s,
+                round(self.unplug_interference_power_w * 10),
+                self.unplug_interference_time_s,
+                self.float_second_check_point_s,
+                self.float_second_check_time_s,
+                round(self.min_power_w * 10),
+                self.min_power_check_point_s,
+                self.second_max_power_point_s,
+                self.ambient_alarm_temp_c,
+                self.port_alarm_temp_c,
+                self.unplug_detection,
+            )
+            + _RUN_PARAMETERS_2_TAIL.pack("RunParameters2", self.qr_light)
+            + self.trailing
+        )
+
+
+_LIMITS = Struct("<HH")
+# Over- and under-voltage arrived on 2024-08-07; the vendor's example has only the first four
+# bytes (section 4, 0x85).
+_LIMITS_TAIL = _Tail(("over_voltage_v", "H"), ("under_voltage_v", "H"))
+
+
+@dataclass(frozen=True, slots=True)
+class Limits(Message):
+    """0x85 limits (reply: ``CommandResult``, 1 = beyond the station's maximum; read: 0x92)."""
+
+    COMMAND: ClassVar[int] = 0x85
+
+    max_duration_s: int  # default 36000
+    overload_power_w: float  # per port; at most 2000 W (3500 W for high-power models)
+    over_voltage_v: float | None = None  # default 270.0
+    under_voltage_v: float | None = None  # default 100.0
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x85 payload (or a 0x92 read-back)."""
+        max_duration, overload_power = _unpack(cls, _LIMITS, payload)
+        (over_voltage, under_voltage), end = _LIMITS_TAIL.unpack(payload, _LIMITS.size)
+        return cls(
+            max_duration,
+            overload_power / 10,
+            _opt_div(over_voltage, 10),
+            _opt_div(under_voltage, 10),
+            payload[end:],
+        )
+
+    def encode(self) -> bytes:
+        """The 0x85 payload."""
+        return (
+            _pack(_LIMITS, self.max_duration_s, round(self.overload_power_w * 10))
+            + _LIMITS_TAIL.pack(
+                "Limits",
+                _opt_round(self.over_voltage_v, 10),
+                _opt_round(self.under_voltage_v, 10),
+            )
+            + self.trailing
+        )
+
+
+_CARD_KEYS = Struct("<B6s6s")
+CARD_KEY_SIZE = 6
+
+
+@dataclass(frozen=True, slots=True)
+class CardKeys(Message):
+    """0x86 M1 card keys (reply: ``CommandResult``; read back with 0x93).
+
+    Vendor defaults: sector 0, user key 15 91 85 19 18 80, new-card key FF FF FF FF FF FF.
+    """
+
+    COMMAND: ClassVar[int] = 0x86
+
+    sector: int
+    user_key: bytes
+    new_card_key: bytes
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x86 payload (or a 0x93 read-back)."""
+        sector, user_key, new_card_key = _unpack(cls, _CARD_KEYS, payload)
+        return cls(sector, user_key, new_card_key, payload[_CARD_KEYS.size :])
+
+    def encode(self) -> bytes:
+        """The 0x86 payload."""
+        return (
+            _pack(
+                _CARD_KEYS,
+                self.sector,
+                _fixed(self.user_key, CARD_KEY_SIZE, "CardKeys.user_key"),
+                _fixed(self.new_card_key, CARD_KEY_SIZE, "CardKeys.new_card_key"),
+            )
+            + self.trailing
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Reboot(_EmptyMessage):
+    """0x87 reboot (reply: ``CommandResult``, which may never arrive)."""
+
+    COMMAND: ClassVar[int] = 0x87
+
+
+@dataclass(frozen=True, slots=True)
+class ClearMemory(_EmptyMessage):
+    """0x88 clear the station's memory except its ids (reply: ``CommandResult``)."""
+
+    COMMAND: ClassVar[int] = 0x88
+
+
+@dataclass(frozen=True, slots=True)
+class PlayVoice(Message):
+    """0x89 play voice segments (reserved by the vendor; reply: ``CommandResult``).
+
+    ``count`` is the number of segments as sent; the size of one segment is undocumented, so
+    the segments are kept as bytes.
+    """
+
+    COMMAND: ClassVar[int] = 0x89
+
+    interrupt: int  # 1 = interrupt the voice playing now
+    count: int
+    segments: bytes
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x89 payload."""
+        interrupt, count = _unpack(cls, _TWO_U8, payload)
+        return cls(interrupt, count, payload[_TWO_U8.size :])
+
+    def encode(self) -> bytes:
+        """The 0x89 payload."""
+        return _pack(_TWO_U8, self.interrupt, self.count) + self.segments
+
+
+_MODIFY_CHARGE = Struct("<BBH")
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyCharge(Message):
+    """0x8A change the running order's limit (reply: ``CommandResult``).
+
+    ``mode`` 0 time, 1 time but stop when full, 2 energy with stop when full; ``value`` is
+    seconds or 0.01 kWh accordingly.
+    """
+
+    COMMAND: ClassVar[int] = 0x8A
+
+    mode: int
+    port: int
+    value: int
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x8A payload."""
+        mode, port, value = _unpack(cls, _MODIFY_CHARGE, payload)
+        return cls(mode, port, value, payload[_MODIFY_CHARGE.size :])
+
+    def encode(self) -> bytes:
+        """The 0x8A payload."""
+        return _pack(_MODIFY_CHARGE, self.mode, self.port, self.value) + self.trailing
+
+
+_EEPROM_HEAD = Struct("<HB")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadEeprom(Message):
+    """0x8B read up to 32 bytes of EEPROM (reply: ``EepromReadReply``)."""
+
+    COMMAND: ClassVar[int] = 0x8B
+
+    address: int
+    length: int
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x8B payload."""
+        address, length = _unpack(cls, _EEPROM_HEAD, payload)
+        return cls(address, length, payload[_EEPROM_HEAD.size :])
+
+    def encode(self) -> bytes:
+        """The 0x8B payload."""
+        return _pack(_EEPROM_HEAD, self.address, self.length) + self.trailing
+
+
+@dataclass(frozen=True, slots=True)
+class WriteEeprom(Message):
+    """0x8C write up to 32 bytes of EEPROM (reply: ``CommandResult``)."""
+
+    COMMAND: ClassVar[int] = 0x8C
+
+    address: int
+    data: bytes  # its length goes on the wire as the length byte
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x8C payload."""
+        address, length = _unpack(cls, _EEPROM_HEAD, payload)
+        end = _EEPROM_HEAD.size + length
+        if len(payload) < end:
+            raise _short(cls, payload, end)
+        return cls(address, payload[_EEPROM_HEAD.size : end], payload[end:])
+
+    def encode(self) -> bytes:
+        """The 0x8C payload."""
+        return _pack(_EEPROM_HEAD, self.address, len(self.data)) + self.data + self.trailing
+
+
+@dataclass(frozen=True, slots=True)
+class SetWorkMode(Message):
+    """0x8D work mode: 0 online, 1 card only (reply: ``CommandResult``, 1 = unsupported)."""
+
+    COMMAND: ClassVar[int] = 0x8D
+
+    mode: int
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x8D payload."""
+        (mode,) = _unpack(cls, _U8, payload)
+        return cls(mode, payload[1:])
+
+    def encode(self) -> bytes:
+        """The 0x8D payload."""
+        return _pack(_U8, self.mode) + self.trailing
+
+
+_QR_CODE = Struct("<B3s72s")
+_QR_TEXT_SIZE = 72
+_RESERVED_3 = bytes(3)
+
+
+@dataclass(frozen=True, slots=True)
+class SetQrCode(Message):
+    """0x8E QR code text of screen models (reply: ``CommandResult``).
+
+    ``screen`` 0 shows the port states, 1 the QR code. The text takes at most 71 bytes: the
+    last of the 72 must stay 0 or the station may stop working (vendor's warning).
+    """
+
+    COMMAND: ClassVar[int] = 0x8E
+
+    screen: int
+    text: str
+    reserved: bytes = _RESERVED_3
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x8E payload."""
+        screen, reserved, text = _unpack(cls, _QR_CODE, payload)
+        return cls(screen, _text(text), reserved, payload[_QR_CODE.size :])
+
+    def encode(self) -> bytes:
+        """The 0x8E payload."""
+        return (
+            _pack(
+                _QR_CODE,
+                self.screen,
+                _fixed(self.reserved, 3, "SetQrCode.reserved"),
+                _padded(self.text, _QR_TEXT_SIZE - 1, "SetQrCode.text"),
+            )
+            + self.trailing
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SetCardBillingMode(Message):
+    """0x8F billing mode of card-only stations (reply: ``CommandResult``).
+
+    Vendor's values: 0 time, 1 per use, 3 energy, 4 fixed fee, 5 home, 6 free choice.
+    """
+
+    COMMAND: ClassVar[int] = 0x8F
+
+    mode: int
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x8F payload."""
+        (mode,) = _unpack(cls, _U8, payload)
+        return cls(mode, payload[1:])
+
+    def encode(self) -> bytes:
+        """The 0x8F payload."""
+        return _pack(_U8, self.mode) + self.trailing
+
+
+@dataclass(frozen=True, slots=True)
+class ReadParameters(Message):
+    """0x90-0x93 read back the parameters of 0x83 / 0x84 / 0x85 / 0x86.
+
+    The station answers with the setting command's layout, without a result byte, so
+    ``decode_station_reply`` returns a ``RunParameters1`` / ``RunParameters2`` / ``Limits`` /
+    ``CardKeys``.
+    """
+
+    COMMANDS: ClassVar[frozenset[int]] = frozenset({0x90, 0x91, 0x92, 0x93})
+
+    # field() stops dataclass from taking the inherited Message.command property as a default.
+    command: int = field()
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes, *, command: int) -> Self:
+        """Decode the (empty) payload of ``command``."""
+        return cls(command, payload)
+
+    def encode(self) -> bytes:
+        """The payload: empty."""
+        return self.trailing
+
+
+_TEMPORARY_QR_SIZE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class TemporaryQrCode(Message):
+    """0x95 temporary QR code of screen models: up to 200 bytes (reply: ``CommandResult``)."""
+
+    COMMAND: ClassVar[int] = 0x95
+
+    text: str
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x95 payload."""
+        if len(payload) < _TEMPORARY_QR_SIZE:
+            raise _short(cls, payload, _TEMPORARY_QR_SIZE)
+        return cls(_text(payload[:_TEMPORARY_QR_SIZE]), payload[_TEMPORARY_QR_SIZE:])
+
+    def encode(self) -> bytes:
+        """The 0x95 payload."""
+        return _padded(self.text, _TEMPORARY_QR_SIZE, "TemporaryQrCode.text") + self.trailing
+
+
+@dataclass(frozen=True, slots=True)
+class Locate(Message):
+    """0x96 sound and light to find the station (reply: ``CommandResult``)."""
+
+    COMMAND: ClassVar[int] = 0x96
+
+    duration_s: int
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x96 payload."""
+        (duration,) = _unpack(cls, _U8, payload)
+        return cls(duration, payload[1:])
+
+    def encode(self) -> bytes:
+        """The 0x96 payload."""
+        return _pack(_U8, self.duration_s) + self.trailing
+
+
+@dataclass(frozen=True, slots=True)
+class Mute(Message):
+    """0x97 run parameters 1.3: mute 1 silences the station (reply: ``CommandResult``)."""
+
+    COMMAND: ClassVar[int] = 0x97
+
+    mute: int
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x97 payload."""
+        (mute,) = _unpack(cls, _U8, payload)
+        return cls(mute, payload[1:])
+
+    def encode(self) -> bytes:
+        """The 0x97 payload."""
+        return _pack(_U8, self.mute) + self.trailing
+
+
+_PORT_ORDER_ONLY = Struct("<B16s")
+
+
+@dataclass(frozen=True, slots=True)
+class LockerRelease(Message):
+    """0x72 locker: stop charging without opening the door (reply: ``CommandResult``).
+
+    The reply echoes the order number after the result; it is in ``CommandResult.trailing``.
+    """
+
+    COMMAND: ClassVar[int] = 0x72
+
+    port: int
+    order_no: bytes
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x72 payload."""
+        port, order_no = _unpack(cls, _PORT_ORDER_ONLY, payload)
+        return cls(port, order_no, payload[_PORT_ORDER_ONLY.size :])
+
+    def encode(self) -> bytes:
+        """The 0x72 payload."""
+        return (
+            _pack(
+                _PORT_ORDER_ONLY,
+                self.port,
+                _fixed(self.order_no, ORDER_NO_SIZE, "LockerRelease.order_no"),
+            )
+            + self.trailing
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LockerDoor(Message):
+    """0x98 multi-function command: function 0 forces a locker door open."""
+
+    COMMAND: ClassVar[int] = 0x98
+
+    function: int
+    port: int
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x98 payload."""
+        function, port = _unpack(cls, _TWO_U8, payload)
+        return cls(function, port, payload[_TWO_U8.size :])
+
+    def encode(self) -> bytes:
+        """The 0x98 payload."""
+        return _pack(_TWO_U8, self.function, self.port) + self.trailing
+
+
+@dataclass(frozen=True, slots=True)
+class HostReboot(_EmptyMessage):
+    """0x31 reboot a host gateway (reply: ``CommandResult``)."""
+
+    COMMAND: ClassVar[int] = 0x31
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleReboot(_EmptyMessage):
+    """0x32 reboot a host gateway's communication module (reply: ``CommandResult``)."""
+
+    COMMAND: ClassVar[int] = 0x32
+
+
+@dataclass(frozen=True, slots=True)
+class ClearSubUpgrade(_EmptyMessage):
+    """0x33 clear a host gateway's sub-station upgrade data (reply: ``CommandResult``)."""
+
+    COMMAND: ClassVar[int] = 0x33
+
+
+_SERVER_ADDRESS = Struct("<HBB46s")
+_SERVER_ADDRESS_SIZE = 46
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeServerAddress(Message):
+    """0x34 point a host gateway at another server (reply: ``CommandResult``).
+
+    ``port`` is the TCP port here, not a charging port (the vendor's name and example).
+    """
+
+    COMMAND: ClassVar[int] = 0x34
+
+    port: int
+    module_type: int
+    socket_b: int
+    address: str
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x34 payload."""
+        port, module_type, socket_b, address = _unpack(cls, _SERVER_ADDRESS, payload)
+        return cls(port, module_type, socket_b, _text(address), payload[_SERVER_ADDRESS.size :])
+
+    def encode(self) -> bytes:
+        """The 0x34 payload."""
+        return (
+            _pack(
+                _SERVER_ADDRESS,
+                self.port,
+                self.module_type,
+                self.socket_b,
+                _padded(self.address, _SERVER_ADDRESS_SIZE, "ChangeServerAddress.address"),
+            )
+            + self.trailing
+        )
+
+
+_FIRMWARE_HEAD = Struct("<HH")
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwarePacket(Message):
+    """One firmware upgrade packet (reply: ``FirmwareReply``).
+
+    E0 sub-station, E1 power board, E2 host, F8 old stations, F9/FA: packets of 200 bytes (256
+    for F8/F9), ``current`` counting from 1. The self-downloading upgrade E4 carries no packet
+    and is ``UpgradeTrigger``. Note: a 256-byte packet makes a 260-byte payload, beyond the
+    247 bytes a frame holds (section 2 caps a frame at 256 bytes after the length field); the
+    vendor's two rules contradict each other, so such a packet cannot be framed as is.
+    """
+
+    COMMANDS: ClassVar[frozenset[int]] = frozenset({0xE0, 0xE1, 0xE2, 0xF8, 0xF9, 0xFA})
+
+    # field() stops dataclass from taking the inherited Message.command property as a default.
+    command: int = field()
+    total: int
+    current: int
+    data: bytes
+
+    @classmethod
+    def decode(cls, payload: bytes, *, command: int) -> Self:
+        """Decode a firmware packet of ``command``."""
+        total, current = _unpack(cls, _FIRMWARE_HEAD, payload)
+        return cls(command, total, current, payload[_FIRMWARE_HEAD.size :])
+
+    def encode(self) -> bytes:
+        """The packet payload."""
+        return _pack(_FIRMWARE_HEAD, self.total, self.current) + self.data
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeTrigger(_EmptyMessage):
+    """0xE4 trigger the self-downloading upgrade of special models (empty payload)."""
+
+    COMMAND: ClassVar[int] = 0xE4
+
+
+# ---------------------------------------------------------------------------------------------
+# Station replies to downstream commands (PROTOCOL.md section 4)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult(Message):
+    """The station's ``result u8`` (0 = done) to a downstream command.
+
+    Bytes after the result (0x72 echoes the order number, 0x98 may add parameters) are kept in
+    ``trailing``.
+    """
+
+    # field() stops dataclass from taking the inherited Message.command property as a default.
+    command: int = field()
+    result: int
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes, *, command: int) -> Self:
+        """Decode the reply to ``command``."""
+        (result,) = _unpack(cls, _U8, payload)
+        return cls(command, result, payload[1:])
+
+    def encode(self) -> bytes:
+        """The reply payload."""
+        return _pack(_U8, self.result) + self.trailing
+
+
+# The order number, port and waiting ports arrived in V6.2; older stations answer the result
+# only, and the result is what matters (section 4, 0x82).
+_CHARGE_REPLY_TAIL = _Tail(("order_no", "16s"), ("port", "B"), ("waiting_ports", "H"))
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeControlReply(Message):
+    """The station's reply to 0x82: ``result`` is codes.ChargeResult (section 7.2)."""
+
+    COMMAND: ClassVar[int] = 0x82
+
+    result: int
+    order_no: bytes | None = None
+    port: int | None = None
+    waiting_ports: int | None = None  # one bit per port, meaningful with result 5
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x82 reply."""
+        (result,) = _unpack(cls, _U8, payload)
+        (order_no, port, waiting_ports), end = _CHARGE_REPLY_TAIL.unpack(payload, 1)
+        return cls(result, order_no, port, waiting_ports, payload[end:])
+
+    def encode(self) -> bytes:
+        """The 0x82 reply payload."""
+        return (
+            _pack(_U8, self.result)
+            + _CHARGE_REPLY_TAIL.pack(
+                "ChargeControlReply",
+                _opt_fixed(self.order_no, ORDER_NO_SIZE, "ChargeControlReply.order_no"),
+                self.port,
+                self.waiting_ports,
+            )
+            + self.trailing
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EepromReadReply(Message):
+    """The station's reply to 0x8B: the result, then the data read."""
+
+    COMMAND: ClassVar[int] = 0x8B
+
+    result: int
+    data: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a 0x8B reply."""
+        (result,) = _unpack(cls, _U8, payload)
+        return cls(result, payload[1:])
+
+    def encode(self) -> bytes:
+        """The 0x8B reply payload."""
+        return _pack(_U8, self.result) + self.data
+
+
+_FIRMWARE_REPLY = Struct("<BH")
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareReply(Message):
+    """The station's reply to a firmware packet: result 0 = send the next one."""
+
+    COMMANDS: ClassVar[frozenset[int]] = FirmwarePacket.COMMANDS
+
+    # field() stops dataclass from taking the inherited Message.command property as a default.
+    command: int = field()
+    result: int
+    current: int  # the last packet received
+    trailing: bytes = b""
+
+    @classmethod
+    def decode(cls, payload: bytes, *, command: int) -> Self:
+        """Decode the reply to a packet of ``command``."""
+        result, current = _unpack(cls, _FIRMWARE_REPLY, payload)
+        return cls(command, result, current, payload[_FIRMWARE_REPLY.size :])
+
+    def encode(self) -> bytes:
+        """The reply payload."""
+        return _pack(_FIRMWARE_REPLY, self.result, self.current) + self.trailing
+
+
+# ---------------------------------------------------------------------------------------------
+# Dispatch
+
+UpstreamMessage = (
+    Register
+    | Heartbeat
+    | LegacyHeartbeat
+    | TimeRequest
+    | HostTimeRequest
+    | CardSwipe
+    | Settlement
+    | LegacyOrderConfirm
+    | UpgradeRequest
+    | PowerHeartbeat
+    | HostHeartbeat
+    | HostStatus
+    | SubStationVersions
+    | LockerHeartbeat
+    | Alarm
+    | LockerChargeDone
+    | PortNotice
+    | UnknownMessage
+)
+ServerReply = ResultReply | TimeReply | CardReply | OrderConfirmReply | UnknownMessage
+DownstreamCommand = (
+    QueryStatus
+    | ChargeControl
+    | RunParameters1
+    | RunParameters2
+    | Limits
+    | CardKeys
+    | Reboot
+    | ClearMemory
+    | PlayVoice
+    | ModifyCharge
+    | ReadEeprom
+    | WriteEeprom
+    | SetWorkMode
+    | SetQrCode
+    | SetCardBillingMode
+    | ReadParameters
+    | TemporaryQrCode
+    | Locate
+    | Mute
+    | LockerRelease
+    | LockerDoor
+    | HostReboot
+    | ModuleReboot
+    | ClearSubUpgrade
+    | ChangeServerAddress
+    | FirmwarePacket
+    | UpgradeTrigger
+    | UnknownMessage
+)
+StationReply = (
+    CommandResult
+    | ChargeControlReply
+    | EepromReadReply
+    | FirmwareReply
+    | RunParameters1
+    | RunParameters2
+    | Limits
+    | CardKeys
+    | UnknownMessage
+)
+
+_UPSTREAM: dict[int, Callable[[bytes], UpstreamMessage]] = {
+    cls.COMMAND: cls.decode
+    for cls in (
+        Register,
+        Heartbeat,
+        LegacyHeartbeat,
+        TimeRequest,
+        HostTimeRequest,
+        CardSwipe,
+        Settlement,
+        LegacyOrderConfirm,
+        UpgradeRequest,
+        PowerHeartbeat,
+        HostHeartbeat,
+        HostStatus,
+        SubStationVersions,
+        LockerHeartbeat,
+        Alarm,
+        LockerChargeDone,
+        PortNotice,
+    )
+}
+
+_SERVER_REPLIES: dict[int, Callable[[bytes], ServerReply]] = {
+    CardReply.COMMAND: CardReply.decode,
+    OrderConfirmReply.COMMAND: OrderConfirmReply.decode,
+}
+_SERVER_REPLIES.update(
+    {command: partial(ResultReply.decode, command=command) for command in ResultReply.COMMANDS}
+)
+_SERVER_REPLIES.update(
+    {command: partial(TimeReply.decode, command=command) for command in TimeReply.COMMANDS}
+)
+
+_DOWNSTREAM: dict[int, Callable[[bytes], DownstreamCommand]] = {
+    cls.COMMAND: cls.decode
+    for cls in (
+        QueryStatus,
+        ChargeControl,
+        RunParameters1,
+        RunParameters2,
+        Limits,
+        CardKeys,
+        Reboot,
+        ClearMemory,
+        PlayVoice,
+        ModifyCharge,
+        ReadEeprom,
+        WriteEeprom,
+        SetWorkMode,
+        SetQrCode,
+        SetCardBillingMode,
+        TemporaryQrCode,
+        Locate,
+        Mute,
+        LockerRelease,
+        LockerDoor,
+        HostReboot,
+        ModuleReboot,
+        ClearSubUpgrade,
+        ChangeServerAddress,
+        UpgradeTrigger,
+    )
+}
+_DOWNSTREAM.update(
+    {
+        command: partial(ReadParameters.decode, command=command)
+        for command in ReadParameters.COMMANDS
+    }
+)
+_DOWNSTREAM.update(
+    {
+        command: partial(FirmwarePacket.decode, command=command)
+        for command in FirmwarePacket.COMMANDS
+    }
+)
+
+# Commands whose reply is a plain result byte: every downstream command except 0x81 (no
+# reply), 0x82, 0x8B, the parameter read-backs and the firmware packets.
+_RESULT_ONLY = frozenset(_DOWNSTREAM) - {
+    QueryStatus.COMMAND,
+    ChargeControl.COMMAND,
+    ReadEeprom.COMMAND,
+    *ReadParameters.COMMANDS,
+    *FirmwarePacket.COMMANDS,
+}
+_STATION_REPLIES: dict[int, Callable[[bytes], StationReply]] = {
+    ChargeControl.COMMAND: ChargeControlReply.decode,
+    ReadEeprom.COMMAND: EepromReadReply.decode,
+    # Read-backs answer with the setting command's layout (section 4, 0x90-0x93).
+    0x90: RunParameters1.decode,
+    0x91: RunParameters2.decode,
+    0x92: Limits.decode,
+    0x93: CardKeys.decode,
+}
+_STATION_REPLIES.update(
+    {command: partial(FirmwareReply.decode, command=command) for command in FirmwareReply.COMMANDS}
+)
+_STATION_REPLIES.update(
+    {command: partial(CommandResult.decode, command=command) for command in _RESULT_ONLY}
+)
+
+UPSTREAM_COMMANDS: frozenset[int] = frozenset(_UPSTREAM)
+"""Command bytes a station sends on its own (section 3); the server's replies reuse them."""
+DOWNSTREAM_COMMANDS: frozenset[int] = frozenset(_DOWNSTREAM)
+"""Command bytes the server sends (section 4); the station's replies reuse them."""
+
+
+def decode_upstream(command: int, payload: bytes) -> UpstreamMessage:
+    """Decode what a station sent on its own; an unknown command gives ``UnknownMessage``."""
+    decoder = _UPSTREAM.get(command)
+    if decoder is None:
+        return UnknownMessage(command, payload)
+    return decoder(payload)
+
+
+def decode_station_reply(command: int, payload: bytes) -> StationReply:
+    """Decode a station's reply to a downstream command (``UnknownMessage`` if unknown)."""
+    decoder = _STATION_REPLIES.get(command)
+    if decoder is None:
+        return UnknownMessage(command, payload)
+    return decoder(payload)
+
+
+def decode_downstream(command: int, payload: bytes) -> DownstreamCommand:
+    """Decode a server command (the simulator's side); unknown gives ``UnknownMessage``."""
+    decoder = _DOWNSTREAM.get(command)
+    if decoder is None:
+        return UnknownMessage(command, payload)
+    return decoder(payload)
+
+
+def decode_server_reply(command: int, payload: bytes) -> ServerReply:
+    """Decode the server's reply to an upstream message (``UnknownMessage`` if unknown)."""
+    decoder = _SERVER_REPLIES.get(command)
+    if decoder is None:
+        return UnknownMessage(command, payload)
+    return decoder(payload)
