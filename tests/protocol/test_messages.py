@@ -11,6 +11,7 @@ import pytest
 
 from custom_components.iot_zinx.protocol import messages as m
 from custom_components.iot_zinx.protocol.errors import MessageError
+from tests.protocol.vectors import VECTORS
 
 ORDER = bytes.fromhex("20190901180000130030380102030405")
 ORDER_2 = bytes.fromhex("12345678123456781234567812345678")
@@ -301,6 +302,7 @@ def test_any_payload_decodes_losslessly_or_raises(
         message = decoder(command, payload)
     except MessageError:
         return
+    _assert_built_like_the_constructor(message)
     if isinstance(message, m.SetQrCode) and len(message.text) > 71:
         # A text filling all 72 bytes breaks the station (section 4, 0x8E): refused on encode.
         with pytest.raises(ValueError, match=r"SetQrCode\.text"):
@@ -337,6 +339,7 @@ def test_power_heartbeat_scaled_values_round_trip(
     )
     decoded = m.PowerHeartbeat.decode(message.encode())
     assert decoded == message
+    _assert_built_like_the_constructor(decoded)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -691,8 +694,116 @@ def test_temperature_helpers() -> None:
             m.temperature_to_wire(bad)
 
 
-def test_format_firmware() -> None:
-    assert m.format_firmware(126) == "V1.26"
-    assert m.format_firmware(101) == "V1.01"
-    assert m.format_firmware(600) == "V6.00"
+def test_firmware_version() -> None:
+    # codes.firmware_text, tested in test_codes.py, is the one formatter.
     assert m.UpgradeRequest(0x21, 205, 1).firmware_version == "V2.05"
+    assert m.Register(600, 2, 0, 0).firmware_version == "V6.00"
+    assert m.LegacyHeartbeat(101, 0.0, 0, (), (), (), 0, 0, 0, None).firmware_version == "V1.01"
+    assert m.HostHeartbeat(126, 0, 0, 0, 0, "", 0, 0).firmware_version == "V1.26"
+
+
+# ---------------------------------------------------------------------------------------------
+# Fast construction: decoders build messages without the dataclass __init__
+
+
+def _values(message: m.Message) -> list[Any]:
+    return [getattr(message, field.name) for field in dataclasses.fields(message)]  # type: ignore[arg-type]
+
+
+def _assert_built_like_the_constructor(message: m.Message) -> None:
+    """``message`` is exactly what the dataclass constructor builds from its values."""
+    built = type(message)(*_values(message))
+    # Dataclass equality also compares the classes, so a twin would not be equal.
+    assert message == built
+    assert hash(message) == hash(built)
+    assert repr(message) == repr(built)
+    assert not hasattr(message, "__dict__")
+    first = dataclasses.fields(message)[0].name  # type: ignore[arg-type]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(message, first, getattr(message, first))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=_example_id)
+def test_decoders_build_what_the_constructor_builds(
+    example: tuple[Decoder, int, m.Message, int],
+) -> None:
+    decoder, command, message, required = example
+    payload = message.encode() + b"\xaa"
+    for size in range(required, len(payload) + 1):
+        _assert_built_like_the_constructor(decoder(command, payload[:size]))
+
+
+@pytest.mark.parametrize(
+    "vector", VECTORS, ids=lambda vector: f"{vector['direction']}-{vector['command']}"
+)
+def test_vectors_are_built_like_the_constructor(vector: dict[str, Any]) -> None:
+    command = int(vector["command"], 16)
+    payload = bytes.fromhex(vector["payload_hex"])
+    message: m.Message
+    if vector["direction"] == "up":
+        if command in m.UPSTREAM_COMMANDS:
+            message = m.decode_upstream(command, payload)
+        else:
+            message = m.decode_station_reply(command, payload)
+    elif command in m.UPSTREAM_COMMANDS:
+        message = m.decode_server_reply(command, payload)
+    else:
+        message = m.decode_downstream(command, payload)
+    _assert_built_like_the_constructor(message)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=_example_id)
+def test_fast_constructor_builds_what_the_constructor_builds(
+    example: tuple[Decoder, int, m.Message, int],
+) -> None:
+    message = example[2]
+    cls = type(message)
+    if issubclass(cls, m._EmptyMessage):
+        # Its field lives in a frozen base class: such classes keep their __init__.
+        with pytest.raises(TypeError, match="cannot be built without __init__"):
+            m._fast_constructor(cls)
+        return
+    built = m._fast_constructor(cls)(*_values(message))
+    assert type(built) is cls
+    _assert_built_like_the_constructor(built)
+    assert built == message
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=_example_id)
+def test_class_decode_is_the_dispatch_decoder(
+    example: tuple[Decoder, int, m.Message, int],
+) -> None:
+    decoder, command, message, _ = example
+    payload = message.encode() + b"\x01"
+    names = {field.name for field in dataclasses.fields(message)}  # type: ignore[arg-type]
+    kwargs = {"command": command} if "command" in names else {}
+    decoded = type(message).decode(payload, **kwargs)  # type: ignore[attr-defined]
+    assert decoded == decoder(command, payload)
+    _assert_built_like_the_constructor(decoded)
+
+
+def test_dispatch_calls_the_generated_decoders() -> None:
+    assert m._UPSTREAM[0x06] is m._POWER.decoder
+    assert m._UPSTREAM[0x03] is m._SETTLEMENT.decoder
+    assert m._UPSTREAM[0x20] is m._REGISTER.decoder
+    assert m._UPSTREAM[0x21] == m.Heartbeat.decode  # hand-written, with a fast constructor
+    assert m._STATION_REPLIES[0x92] is m._LIMITS.decoder
+    generated = {m._DECODERS[cls] for cls in m._DECODERS}
+    tables = (m._UPSTREAM, m._DOWNSTREAM, m._SERVER_REPLIES, m._STATION_REPLIES)
+    called = {getattr(decoder, "func", decoder) for table in tables for decoder in table.values()}
+    assert generated <= called
+
+
+def test_layout_must_name_every_field() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Probe(m.Message):
+        value: float
+        trailing: bytes = b""
+
+    with pytest.raises(TypeError, match="the layout of Probe does not name its fields"):
+        m._Layout(m._Field("other", "B")).bind(Probe)
+    layout = m._Layout(m._Field("value", "H", 4))
+    assert layout.bind(Probe) is Probe
+    assert layout.decoder(b"\x0a\x00\x01") == Probe(2.5, b"\x01")
+    with pytest.raises(MessageError, match="Probe payload of 1 bytes"):
+        layout.decoder(b"\x0a")

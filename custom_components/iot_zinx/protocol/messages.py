@@ -21,6 +21,9 @@ frozen, slotted dataclass with ``encode()`` (the payload only; ``frame.Frame`` w
   re-encodes byte-identically. Leave ``trailing`` empty when building a message.
 * ``decode`` raises ``MessageError`` only when a required field is missing; ``encode`` raises
   ``ValueError`` when a value does not fit its wire field.
+* Decoding is the server's hot path, so decoders build messages without calling the
+  dataclass ``__init__``, and most are generated from a declared ``_Layout`` (see "Fast
+  construction" below); the messages are the same as the constructor's.
 * Card ids are the one big-endian integer of the protocol (see ``_read_card_id``).
 * Every message has a ``command`` (its frame's command byte). Single-command classes define
   ``COMMAND``; the classes that serve several commands (``ResultReply``, ``TimeReply``,
@@ -31,14 +34,14 @@ frozen, slotted dataclass with ``encode()`` (the payload only; ``frame.Frame`` w
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from functools import partial
 import struct
 from struct import Struct
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, NamedTuple, NoReturn, Self
 
+from .codes import firmware_text
 from .errors import MessageError
 
 ORDER_NO_SIZE = 16
@@ -46,17 +49,13 @@ ORDER_NO_SIZE = 16
 _U8 = Struct("<B")
 _U32 = Struct("<I")
 _TWO_U8 = Struct("<BB")
-# Per-port u16 arrays of the old heartbeat 0x01, one precompiled layout per port count.
+# Per-port arrays of the heartbeats 0x21 and 0x01, one precompiled layout per port count.
+_U8_ARRAYS = tuple(Struct(f"<{count}B") for count in range(256))
 _U16_ARRAYS = tuple(Struct(f"<{count}H") for count in range(256))
 
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-def format_firmware(firmware: int) -> str:
-    """The firmware version as the vendor writes it: 126 -> ``"V1.26"`` (section 3, 0x20)."""
-    return f"V{firmware // 100}.{firmware % 100:02d}"
 
 
 def temperature_from_wire(raw: int) -> int | None:
@@ -183,34 +182,21 @@ def _opt_padded(text: str | None, size: int, name: str) -> bytes | None:
     return None if text is None else _padded(text, size, name)
 
 
-def _opt_text(raw: bytes | None) -> str | None:
-    return None if raw is None else _text(raw)
-
-
 class _Tail:
-    """The optional trailing fields of one layout (PROTOCOL.md section 2).
+    """Encoding of the optional trailing fields of one layout (PROTOCOL.md section 2).
 
-    Decoding takes as many whole fields as the payload holds, in order; a partial field is left
-    for ``trailing``. Encoding writes the leading fields that are set.
+    The leading fields that are set go on the wire; decoding is ``_Layout``'s.
     """
 
-    __slots__ = ("_ends", "_layouts", "_names", "_nones")
+    __slots__ = ("_layouts", "_names")
 
     def __init__(self, *fields: tuple[str, str]) -> None:
         self._names = tuple(name for name, _ in fields)
-        # _layouts[k] packs the first k fields; _ends[k - 1] is its size.
+        # _layouts[k] packs the first k fields.
         self._layouts = tuple(
             Struct("<" + "".join(fmt for _, fmt in fields[:count]))
             for count in range(len(fields) + 1)
         )
-        self._ends = tuple(layout.size for layout in self._layouts[1:])
-        self._nones = tuple((None,) * (len(fields) - count) for count in range(len(fields) + 1))
-
-    def unpack(self, payload: bytes, offset: int) -> tuple[tuple[Any, ...], int]:
-        """The fields (``None`` when absent) and the offset after the last one present."""
-        count = bisect_right(self._ends, len(payload) - offset)
-        layout = self._layouts[count]
-        return layout.unpack_from(payload, offset) + self._nones[count], offset + layout.size
 
     def pack(self, owner: str, *values: Any) -> bytes:
         """The set fields; ``ValueError`` when a field is set after an unset one."""
@@ -243,6 +229,205 @@ class Message:
     def encode(self) -> bytes:
         """The payload."""
         raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------
+# Fast construction
+#
+# Decoding runs for every frame, and a frozen dataclass is slow to build: its __init__ sets
+# every field through object.__setattr__ (about 120 ns a field; PowerHeartbeat has 19), more
+# than finding, checking and unpacking the frame takes. So decoders build messages without
+# __init__:
+#
+# * Each message class gets a *twin*: a plain class with the same base and the same __slots__,
+#   hence the same memory layout. A message is created as a twin, filled with ordinary
+#   attribute stores (which CPython specialises for slots: a few ns each), then handed to its
+#   class by ``__class__`` assignment, which the data model allows between classes of identical
+#   layout (CPython checks that on every assignment). What comes out is an ordinary instance of
+#   the frozen class: same fields, equality, hash and repr, frozen from then on. No twin
+#   instance outlives its construction. This is 2-3 times faster than the alternative of
+#   calling each slot descriptor's ``__set__`` (a C call per field).
+# * The few lines doing that are generated per class at import, like namedtuple's: attribute
+#   names must be in the source for the stores to be specialised. ``_fast_constructor`` makes
+#   a constructor for the hand-written decoders; ``_Layout.bind`` makes the whole decoder of a
+#   declared fixed layout (one ``unpack_from``, the scaling inline, one store per field).
+#
+# tests/protocol/test_messages.py checks that every decoded message equals the one the
+# dataclass constructor builds from the same values.
+
+_TWINS: dict[type[Message], type[Message]] = {}
+# The generated decoder of every class bound to a _Layout (see _decoder).
+_DECODERS: dict[type[Message], Callable[..., Any]] = {}
+
+
+def _field_names(cls: type[Message]) -> list[str]:
+    return [item.name for item in fields(cls)]  # type: ignore[arg-type]
+
+
+def _twin(cls: type[Message]) -> type[Message]:
+    """The twin of the slotted dataclass ``cls`` (see above), created once."""
+    twin = _TWINS.get(cls)
+    if twin is None:
+        slots: tuple[str, ...] = getattr(cls, "__slots__", ())
+        # The twin holds what cls itself declares, and its stores must be plain slot stores:
+        # no base but object may define __setattr__ (a frozen dataclass base does).
+        if sorted(slots) != sorted(_field_names(cls)) or any(
+            "__setattr__" in vars(base) for base in cls.__mro__[1:-1]
+        ):
+            raise TypeError(f"{cls.__name__} cannot be built without __init__")
+        twin = type(f"_{cls.__name__}Twin", cls.__bases__, {"__slots__": slots})
+        twin().__class__ = cls  # TypeError now, rather than at the first decode, if it cannot
+        _TWINS[cls] = twin
+    return twin
+
+
+def _compile_builder(
+    cls: type[Message],
+    name: str,
+    signature: str,
+    values: Mapping[str, str],
+    *,
+    prelude: Sequence[str] = (),
+    namespace: Mapping[str, Any] | None = None,
+) -> Callable[..., Any]:
+    """Generate ``def <name>(<signature>)``, returning a ``cls`` built without __init__.
+
+    ``values`` gives every field's value as an expression over the signature's names, the
+    ``prelude`` lines and ``namespace``.
+    """
+    lines = [f"def {name}({signature}):", *(f"    {line}" for line in prelude)]
+    lines.append("    _m = _Twin()")
+    lines += [f"    _m.{field_name} = {values[field_name]}" for field_name in _field_names(cls)]
+    lines += ["    _m.__class__ = _cls", "    return _m"]
+    scope = {"_Twin": _twin(cls), "_cls": cls, **(namespace or {})}
+    exec(compile("\n".join(lines), f"<{cls.__name__} builder>", "exec"), scope)
+    builder: Callable[..., Any] = scope[name]
+    return builder
+
+
+def _fast_constructor(cls: type[Message]) -> Callable[..., Any]:
+    """``cls``'s constructor without __init__: every field, positionally, in field order."""
+    names = _field_names(cls)
+    return _compile_builder(cls, f"new_{cls.__name__}", ", ".join(names), {n: n for n in names})
+
+
+def _decoder(cls: type[Any]) -> Callable[..., Any]:
+    """What the dispatch tables call for ``cls``: its generated decoder, else its ``decode``."""
+    decoder = _DECODERS.get(cls)
+    return cls.decode if decoder is None else decoder
+
+
+class _Field(NamedTuple):
+    """One wire field of a ``_Layout``."""
+
+    name: str  # the dataclass field it fills
+    fmt: str  # its struct format
+    read: int | Callable[[Any], Any] | None = None  # a divisor (scaled units) or a converter
+
+
+class _Layout:
+    """A fixed wire layout: its struct formats for ``encode``, and the decoder made from it.
+
+    The payload holds the ``required`` fields, then the ``optional`` ones appended over the
+    protocol's life (each decoded only when the payload holds all of it; it and the later ones
+    are ``None`` otherwise), then the rest of the payload, which goes to the field ``rest``
+    (``trailing``, or a class's variable-length data). ``params`` are fields passed to the
+    decoder rather than read (the ``command`` of multi-command classes). A ``_Field.read``
+    divisor turns the wire integer into its unit (``2188 / 10``); a function converts the raw
+    value (card ids, NUL-padded text).
+
+    ``bind``, as a class decorator above ``@dataclass``, generates ``decoder(payload,
+    *params)``: the message, or ``MessageError`` when a required field is missing. It decodes
+    a payload holding every field itself (one ``unpack_from``, one store per field) and hands
+    a shorter one to the builder generated for its length.
+    """
+
+    decoder: Callable[..., Any]
+
+    def __init__(
+        self,
+        *required: _Field,
+        optional: Sequence[_Field] = (),
+        params: Sequence[str] = (),
+        rest: str = "trailing",
+    ) -> None:
+        self._wire = (*required, *optional)
+        self._required = len(required)
+        self._params = tuple(params)
+        self._rest = rest
+        self.head = self._struct(self._required)
+        """The required fields, for ``encode``."""
+        self.tail = _Tail(*((item.name, item.fmt) for item in optional))
+        """The optional fields, for ``encode``."""
+
+    def _struct(self, count: int) -> Struct:
+        """The first ``count`` wire fields."""
+        return Struct("<" + "".join(item.fmt for item in self._wire[:count]))
+
+    def bind[C: type[Message]](self, cls: C) -> C:
+        """Generate ``decoder`` for the dataclass ``cls``; return ``cls`` (a decorator)."""
+        declared = [item.name for item in self._wire] + [*self._params, self._rest]
+        if sorted(declared) != sorted(_field_names(cls)):
+            raise TypeError(f"the layout of {cls.__name__} does not name its fields")
+        signature = ", ".join(("_payload", *self._params))
+        needed = self.head.size
+
+        def too_short(payload: bytes, *_params: object) -> NoReturn:
+            raise _short(cls, payload, needed)
+
+        # shorter[n]: the builder for a payload of n bytes, which holds all the wire fields
+        # that fit (whole) in n bytes.
+        shorter: list[Callable[..., Any]] = [too_short] * needed
+        for count in range(self._required, len(self._wire)):
+            builder = self._builder(cls, f"decode_{cls.__name__}_{count}", count, signature)
+            shorter += [builder] * (self._struct(count + 1).size - self._struct(count).size)
+        full = len(shorter)
+        guard = [f"if len(_payload) < {full}:", f"    return _shorter[len(_payload)]({signature})"]
+        self.decoder = self._builder(
+            cls,
+            f"decode_{cls.__name__}",
+            len(self._wire),
+            signature,
+            guard=guard if full else [],
+            namespace={"_shorter": tuple(shorter)},
+        )
+        _DECODERS[cls] = self.decoder
+        return cls
+
+    def _builder(
+        self,
+        cls: type[Message],
+        name: str,
+        count: int,
+        signature: str,
+        *,
+        guard: Sequence[str] = (),
+        namespace: Mapping[str, Any] | None = None,
+    ) -> Callable[..., Any]:
+        """The decoder ``name`` of a payload that holds the first ``count`` wire fields."""
+        present = self._wire[:count]
+        layout = self._struct(count)
+        scope = {"_unpack": layout.unpack_from, **(namespace or {})}
+        values = {param: param for param in self._params}
+        for item in present:
+            if item.read is None:
+                values[item.name] = item.name
+            elif isinstance(item.read, int):
+                values[item.name] = f"{item.name} / {item.read}"
+            else:
+                scope[f"_read_{item.name}"] = item.read
+                values[item.name] = f"_read_{item.name}({item.name})"
+        values |= dict.fromkeys((item.name for item in self._wire[count:]), "None")
+        values[self._rest] = f"_payload[{layout.size}:]"
+        prelude = list(guard)
+        if present:
+            prelude.append(", ".join(item.name for item in present) + ", = _unpack(_payload)")
+        return _compile_builder(cls, name, signature, values, prelude=prelude, namespace=scope)
+
+    def decode[M](self, cls: type[M], payload: bytes, *params: int) -> M:
+        """``decoder(payload, *params)``, typed for ``cls.decode`` (cls: the class bound)."""
+        message: M = self.decoder(payload, *params)
+        return message
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,14 +464,23 @@ class UnknownMessage(Message):
         return self.payload
 
 
+_new_unknown: Callable[[int, bytes], UnknownMessage] = _fast_constructor(UnknownMessage)
+
+
 # ---------------------------------------------------------------------------------------------
 # Upstream: station / host -> server (PROTOCOL.md section 3)
 
-_REGISTER = Struct("<HBBB")
-# work_mode arrived in V7.0, power_board_version in V7.8 (vendor change log).
-_REGISTER_TAIL = _Tail(("work_mode", "B"), ("power_board_version", "H"))
+_REGISTER = _Layout(
+    _Field("firmware", "H"),
+    _Field("port_count", "B"),
+    _Field("virtual_id", "B"),
+    _Field("device_type", "B"),
+    # work_mode arrived in V7.0, power_board_version in V7.8 (vendor change log).
+    optional=(_Field("work_mode", "B"), _Field("power_board_version", "H")),
+)
 
 
+@_REGISTER.bind
 @dataclass(frozen=True, slots=True)
 class Register(Message):
     """0x20 register, sent at power-up and on every change (reply: ``ResultReply``)."""
@@ -304,20 +498,18 @@ class Register(Message):
     @property
     def firmware_version(self) -> str:
         """``"V1.26"`` for firmware 126."""
-        return format_firmware(self.firmware)
+        return firmware_text(self.firmware)
 
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x20 payload."""
-        firmware, port_count, virtual_id, device_type = _unpack(cls, _REGISTER, payload)
-        (work_mode, board), end = _REGISTER_TAIL.unpack(payload, _REGISTER.size)
-        return cls(firmware, port_count, virtual_id, device_type, work_mode, board, payload[end:])
+        return _REGISTER.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x20 payload."""
         return (
-            _pack(_REGISTER, self.firmware, self.port_count, self.virtual_id, self.device_type)
-            + _REGISTER_TAIL.pack("Register", self.work_mode, self.power_board_version)
+            _pack(_REGISTER.head, self.firmware, self.port_count, self.virtual_id, self.device_type)
+            + _REGISTER.tail.pack("Register", self.work_mode, self.power_board_version)
             + self.trailing
         )
 
@@ -347,18 +539,21 @@ class Heartbeat(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x21 payload."""
-        voltage, count = _unpack(cls, _HEARTBEAT_HEAD, payload)
+        if len(payload) < _HEARTBEAT_HEAD.size:
+            raise _short(cls, payload, _HEARTBEAT_HEAD.size)
+        voltage, count = _HEARTBEAT_HEAD.unpack_from(payload)
         end = 5 + count
         if len(payload) < end:
             raise _short(cls, payload, end)
-        return cls(
+        message: Self = _new_heartbeat(
             voltage / 10,
             count,
-            tuple(payload[3 : 3 + count]),
+            _U8_ARRAYS[count].unpack_from(payload, 3),
             payload[3 + count],
             temperature_from_wire(payload[4 + count]),
             payload[end:],
         )
+        return message
 
     def encode(self) -> bytes:
         """The 0x21 payload."""
@@ -369,6 +564,9 @@ class Heartbeat(Message):
             + _pack(_TWO_U8, self.signal, temperature_to_wire(self.temperature_c))
             + self.trailing
         )
+
+
+_new_heartbeat = _fast_constructor(Heartbeat)
 
 
 _LEGACY_HEAD = Struct("<HHB")
@@ -399,7 +597,7 @@ class LegacyHeartbeat(Message):
     @property
     def firmware_version(self) -> str:
         """``"V1.26"`` for firmware 126."""
-        return format_firmware(self.firmware)
+        return firmware_text(self.firmware)
 
     @classmethod
     def decode(cls, payload: bytes) -> Self:
@@ -413,8 +611,11 @@ class LegacyHeartbeat(Message):
             raise _short(cls, payload, end)
         array = _U16_ARRAYS[count]
         virtual_id, signal, device_type, temperature = _LEGACY_FOOT.unpack_from(payload, foot_at)
-        (work_mode,), end = _LEGACY_TAIL.unpack(payload, end)
-        return cls(
+        work_mode = None
+        if len(payload) > end:
+            work_mode = payload[end]
+            end += 1
+        message: Self = _new_legacy_heartbeat(
             firmware,
             voltage / 10,
             count,
@@ -428,6 +629,7 @@ class LegacyHeartbeat(Message):
             work_mode,
             payload[end:],
         )
+        return message
 
     def encode(self) -> bytes:
         """The 0x01 payload."""
@@ -452,6 +654,9 @@ class LegacyHeartbeat(Message):
         )
 
 
+_new_legacy_heartbeat = _fast_constructor(LegacyHeartbeat)
+
+
 @dataclass(frozen=True, slots=True)
 class TimeRequest(_EmptyMessage):
     """0x22 the station asks for the time (reply: ``TimeReply``)."""
@@ -468,6 +673,7 @@ class HostTimeRequest(_EmptyMessage):
 
 _CARD_SWIPE = Struct("<4sBBH")
 _CARD_SWIPE_TAIL = _Tail(("timestamp", "I"))
+_CARD_SWIPE_END = _CARD_SWIPE.size + _U32.size  # after the timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,16 +699,22 @@ class CardSwipe(Message):
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x02 payload."""
         card, card_type, port, balance = _unpack(cls, _CARD_SWIPE, payload)
-        (timestamp,), end = _CARD_SWIPE_TAIL.unpack(payload, _CARD_SWIPE.size)
-        card2 = None
-        if timestamp is not None and len(payload) > end:
-            # card2_len u8, then card2. If fewer bytes follow than announced, the whole rest
-            # stays in trailing so that nothing is lost.
-            card2_end = end + 1 + payload[end]
-            if len(payload) >= card2_end:
-                card2 = payload[end + 1 : card2_end]
-                end = card2_end
-        return cls(_read_card_id(card), card_type, port, balance, timestamp, card2, payload[end:])
+        timestamp = card2 = None
+        end = _CARD_SWIPE.size
+        if len(payload) >= _CARD_SWIPE_END:
+            (timestamp,) = _U32.unpack_from(payload, end)
+            end = _CARD_SWIPE_END
+            if len(payload) > end:
+                # card2_len u8, then card2. If fewer bytes follow than announced, the whole
+                # rest stays in trailing so that nothing is lost.
+                card2_end = end + 1 + payload[end]
+                if len(payload) >= card2_end:
+                    card2 = payload[end + 1 : card2_end]
+                    end = card2_end
+        message: Self = _new_card_swipe(
+            _read_card_id(card), card_type, port, balance, timestamp, card2, payload[end:]
+        )
+        return message
 
     def encode(self) -> bytes:
         """The 0x02 payload."""
@@ -525,13 +737,30 @@ class CardSwipe(Message):
         )
 
 
-_SETTLEMENT = Struct("<HHHBB4sB16s")
-# second_max_power ends the documented base layout; it is optional too because a settlement
-# that failed to decode would never be acknowledged and the station resends it every 30 min
-# forever (section 3, 0x03). timestamp arrived in V8.0, occupancy in V8.5.
-_SETTLEMENT_TAIL = _Tail(("second_max_power_w", "H"), ("timestamp", "I"), ("occupancy_min", "H"))
+_new_card_swipe = _fast_constructor(CardSwipe)
 
 
+_SETTLEMENT = _Layout(
+    _Field("duration_s", "H"),
+    _Field("max_power_w", "H", 10),
+    _Field("energy_kwh", "H", 100),
+    _Field("port", "B"),
+    _Field("start_mode", "B"),
+    _Field("card_id", "4s", _read_card_id),
+    _Field("stop_reason", "B"),
+    _Field("order_no", "16s"),
+    # second_max_power ends the documented base layout; it is optional too because a
+    # settlement that failed to decode would never be acknowledged and the station resends it
+    # every 30 min forever (section 3, 0x03). timestamp arrived in V8.0, occupancy in V8.5.
+    optional=(
+        _Field("second_max_power_w", "H", 10),
+        _Field("timestamp", "I"),
+        _Field("occupancy_min", "H"),
+    ),
+)
+
+
+@_SETTLEMENT.bind
 @dataclass(frozen=True, slots=True)
 class Settlement(Message):
     """0x03 settlement of a finished order; resent until acknowledged with ``ResultReply``."""
@@ -559,30 +788,13 @@ class Settlement(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x03 payload."""
-        duration, max_power, energy, port, start_mode, card, stop_reason, order_no = _unpack(
-            cls, _SETTLEMENT, payload
-        )
-        (second_max, timestamp, occupancy), end = _SETTLEMENT_TAIL.unpack(payload, _SETTLEMENT.size)
-        return cls(
-            duration,
-            max_power / 10,
-            energy / 100,
-            port,
-            start_mode,
-            _read_card_id(card),
-            stop_reason,
-            order_no,
-            _opt_div(second_max, 10),
-            timestamp,
-            occupancy,
-            payload[end:],
-        )
+        return _SETTLEMENT.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x03 payload."""
         return (
             _pack(
-                _SETTLEMENT,
+                _SETTLEMENT.head,
                 self.duration_s,
                 round(self.max_power_w * 10),
                 round(self.energy_kwh * 100),
@@ -592,7 +804,7 @@ class Settlement(Message):
                 self.stop_reason,
                 _fixed(self.order_no, ORDER_NO_SIZE, "Settlement.order_no"),
             )
-            + _SETTLEMENT_TAIL.pack(
+            + _SETTLEMENT.tail.pack(
                 "Settlement",
                 _opt_round(self.second_max_power_w, 10),
                 self.timestamp,
@@ -602,9 +814,16 @@ class Settlement(Message):
         )
 
 
-_LEGACY_ORDER = Struct("<BB4sH16s")
+_LEGACY_ORDER = _Layout(
+    _Field("port", "B"),
+    _Field("start_mode", "B"),
+    _Field("card_id", "4s", _read_card_id),
+    _Field("duration_s", "H"),
+    _Field("order_no", "16s"),
+)
 
 
+@_LEGACY_ORDER.bind
 @dataclass(frozen=True, slots=True)
 class LegacyOrderConfirm(Message):
     """0x04 order confirmation of pre-2019 stations (reply: ``OrderConfirmReply``)."""
@@ -626,21 +845,13 @@ class LegacyOrderConfirm(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x04 payload."""
-        port, start_mode, card, duration, order_no = _unpack(cls, _LEGACY_ORDER, payload)
-        return cls(
-            port,
-            start_mode,
-            _read_card_id(card),
-            duration,
-            order_no,
-            payload[_LEGACY_ORDER.size :],
-        )
+        return _LEGACY_ORDER.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x04 payload."""
         return (
             _pack(
-                _LEGACY_ORDER,
+                _LEGACY_ORDER.head,
                 self.port,
                 self.start_mode,
                 _card_id_bytes(self.card_id),
@@ -651,9 +862,12 @@ class LegacyOrderConfirm(Message):
         )
 
 
-_UPGRADE_REQUEST = Struct("<BHI")
+_UPGRADE_REQUEST = _Layout(
+    _Field("device_type", "B"), _Field("firmware", "H"), _Field("package_type", "I")
+)
 
 
+@_UPGRADE_REQUEST.bind
 @dataclass(frozen=True, slots=True)
 class UpgradeRequest(Message):
     """0x05 the station asks to be upgraded (no reply)."""
@@ -668,37 +882,49 @@ class UpgradeRequest(Message):
     @property
     def firmware_version(self) -> str:
         """``"V1.26"`` for firmware 126."""
-        return format_firmware(self.firmware)
+        return firmware_text(self.firmware)
 
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x05 payload."""
-        device_type, firmware, package_type = _unpack(cls, _UPGRADE_REQUEST, payload)
-        return cls(device_type, firmware, package_type, payload[_UPGRADE_REQUEST.size :])
+        return _UPGRADE_REQUEST.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x05 payload."""
         return (
-            _pack(_UPGRADE_REQUEST, self.device_type, self.firmware, self.package_type)
+            _pack(_UPGRADE_REQUEST.head, self.device_type, self.firmware, self.package_type)
             + self.trailing
         )
 
 
-_POWER_HEAD = Struct("<BBHHBHHHH16s")
-# Everything after order_no was appended over time (section 3, 0x06): interval energy in V6.2,
-# peak power in V7.0, voltage/current/temperatures in V7.8, timestamp in V8.0, occupancy V8.5.
-_POWER_TAIL = _Tail(
-    ("interval_energy_raw", "H"),
-    ("peak_power_w", "H"),
-    ("voltage_v", "H"),
-    ("current_a", "H"),
-    ("ambient_temp_raw", "B"),
-    ("port_temp_raw", "B"),
-    ("timestamp", "I"),
-    ("occupancy_min", "H"),
+_POWER = _Layout(
+    _Field("port", "B"),
+    _Field("status", "B"),
+    _Field("duration_s", "H"),
+    _Field("energy_kwh", "H", 100),
+    _Field("start_mode", "B"),
+    _Field("power_w", "H", 10),
+    _Field("max_power_w", "H", 10),
+    _Field("min_power_w", "H", 10),
+    _Field("avg_power_w", "H", 10),
+    _Field("order_no", "16s"),
+    # Everything after order_no was appended over time (section 3, 0x06): interval energy in
+    # V6.2, peak power in V7.0, voltage/current/temperatures in V7.8, timestamp in V8.0,
+    # occupancy in V8.5.
+    optional=(
+        _Field("interval_energy_raw", "H"),
+        _Field("peak_power_w", "H", 10),
+        _Field("voltage_v", "H", 10),
+        _Field("current_a", "H", 1000),
+        _Field("ambient_temp_raw", "B"),
+        _Field("port_temp_raw", "B"),
+        _Field("timestamp", "I"),
+        _Field("occupancy_min", "H"),
+    ),
 )
 
 
+@_POWER.bind
 @dataclass(frozen=True, slots=True)
 class PowerHeartbeat(Message):
     """0x06 power heartbeat of a charging port, every 5 minutes by default (no reply).
@@ -746,49 +972,13 @@ class PowerHeartbeat(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x06 payload."""
-        (
-            port,
-            status,
-            duration,
-            energy,
-            start_mode,
-            power,
-            max_power,
-            min_power,
-            avg_power,
-            order_no,
-        ) = _unpack(cls, _POWER_HEAD, payload)
-        (
-            (interval, peak, voltage, current, ambient, port_temp, timestamp, occupancy),
-            end,
-        ) = _POWER_TAIL.unpack(payload, _POWER_HEAD.size)
-        return cls(
-            port,
-            status,
-            duration,
-            energy / 100,
-            start_mode,
-            power / 10,
-            max_power / 10,
-            min_power / 10,
-            avg_power / 10,
-            order_no,
-            interval,
-            _opt_div(peak, 10),
-            _opt_div(voltage, 10),
-            _opt_div(current, 1000),
-            ambient,
-            port_temp,
-            timestamp,
-            occupancy,
-            payload[end:],
-        )
+        return _POWER.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x06 payload."""
         return (
             _pack(
-                _POWER_HEAD,
+                _POWER.head,
                 self.port,
                 self.status,
                 self.duration_s,
@@ -800,7 +990,7 @@ class PowerHeartbeat(Message):
                 round(self.avg_power_w * 10),
                 _fixed(self.order_no, ORDER_NO_SIZE, "PowerHeartbeat.order_no"),
             )
-            + _POWER_TAIL.pack(
+            + _POWER.tail.pack(
                 "PowerHeartbeat",
                 self.interval_energy_raw,
                 _opt_round(self.peak_power_w, 10),
@@ -815,10 +1005,20 @@ class PowerHeartbeat(Message):
         )
 
 
-_HOST_HEARTBEAT = Struct("<HBIBB20sBH")
-_HOST_HEARTBEAT_TAIL = _Tail(("imei", "15s"), ("module_version", "24s"))
+_HOST_HEARTBEAT = _Layout(
+    _Field("firmware", "H"),
+    _Field("rtc", "B"),
+    _Field("host_time", "I"),
+    _Field("signal", "B"),
+    _Field("module_type", "B"),
+    _Field("iccid", "20s", _text),
+    _Field("host_type", "B"),
+    _Field("frequency", "H"),
+    optional=(_Field("imei", "15s", _text), _Field("module_version", "24s", _text)),
+)
 
 
+@_HOST_HEARTBEAT.bind
 @dataclass(frozen=True, slots=True)
 class HostHeartbeat(Message):
     """0x11 host gateway heartbeat, every 30 minutes (no reply). Text fields are NUL-padded."""
@@ -840,34 +1040,18 @@ class HostHeartbeat(Message):
     @property
     def firmware_version(self) -> str:
         """``"V1.01"`` for firmware 101."""
-        return format_firmware(self.firmware)
+        return firmware_text(self.firmware)
 
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x11 payload."""
-        firmware, rtc, host_time, signal, module_type, iccid, host_type, frequency = _unpack(
-            cls, _HOST_HEARTBEAT, payload
-        )
-        (imei, module_version), end = _HOST_HEARTBEAT_TAIL.unpack(payload, _HOST_HEARTBEAT.size)
-        return cls(
-            firmware,
-            rtc,
-            host_time,
-            signal,
-            module_type,
-            _text(iccid),
-            host_type,
-            frequency,
-            _opt_text(imei),
-            _opt_text(module_version),
-            payload[end:],
-        )
+        return _HOST_HEARTBEAT.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x11 payload."""
         return (
             _pack(
-                _HOST_HEARTBEAT,
+                _HOST_HEARTBEAT.head,
                 self.firmware,
                 self.rtc,
                 self.host_time,
@@ -877,7 +1061,7 @@ class HostHeartbeat(Message):
                 self.host_type,
                 self.frequency,
             )
-            + _HOST_HEARTBEAT_TAIL.pack(
+            + _HOST_HEARTBEAT.tail.pack(
                 "HostHeartbeat",
                 _opt_padded(self.imei, 15, "HostHeartbeat.imei"),
                 _opt_padded(self.module_version, 24, "HostHeartbeat.module_version"),
@@ -892,24 +1076,27 @@ class HostHeartbeat(Message):
 # u8, alarm relay u8, leakage u16 (mA), live and neutral temperature u8 (+65), lock state u8,
 # breaker style u8. Every field is optional and kept as its wire integer, so a wrong guess
 # loses nothing (the payload re-encodes byte-identically); the properties give scaled values.
-_HOST_STATUS_TAIL = _Tail(
-    ("breaker", "B"),
-    ("temperature_raw", "B"),
-    ("voltage_raw", "H"),
-    ("current_raw", "H"),
-    ("energy_raw", "I"),
-    ("meter_current_raw", "H"),
-    ("meter_energy_raw", "I"),
-    ("smoke_alarm", "B"),
-    ("alarm_relay", "B"),
-    ("leakage_ma", "H"),
-    ("live_temp_raw", "B"),
-    ("neutral_temp_raw", "B"),
-    ("lock_state", "B"),
-    ("breaker_style", "B"),
+_HOST_STATUS = _Layout(
+    optional=(
+        _Field("breaker", "B"),
+        _Field("temperature_raw", "B"),
+        _Field("voltage_raw", "H"),
+        _Field("current_raw", "H"),
+        _Field("energy_raw", "I"),
+        _Field("meter_current_raw", "H"),
+        _Field("meter_energy_raw", "I"),
+        _Field("smoke_alarm", "B"),
+        _Field("alarm_relay", "B"),
+        _Field("leakage_ma", "H"),
+        _Field("live_temp_raw", "B"),
+        _Field("neutral_temp_raw", "B"),
+        _Field("lock_state", "B"),
+        _Field("breaker_style", "B"),
+    ),
 )
 
 
+@_HOST_STATUS.bind
 @dataclass(frozen=True, slots=True)
 class HostStatus(Message):
     """0x17 host gateway status, best effort (no reply); plain charging hosts fill only part."""
@@ -978,47 +1165,12 @@ class HostStatus(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x17 payload; never fails."""
-        (
-            (
-                breaker,
-                temperature,
-                voltage,
-                current,
-                energy,
-                meter_current,
-                meter_energy,
-                smoke_alarm,
-                alarm_relay,
-                leakage,
-                live_temp,
-                neutral_temp,
-                lock_state,
-                breaker_style,
-            ),
-            end,
-        ) = _HOST_STATUS_TAIL.unpack(payload, 0)
-        return cls(
-            breaker,
-            temperature,
-            voltage,
-            current,
-            energy,
-            meter_current,
-            meter_energy,
-            smoke_alarm,
-            alarm_relay,
-            leakage,
-            live_temp,
-            neutral_temp,
-            lock_state,
-            breaker_style,
-            payload[end:],
-        )
+        return _HOST_STATUS.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x17 payload."""
         return (
-            _HOST_STATUS_TAIL.pack(
+            _HOST_STATUS.tail.pack(
                 "HostStatus",
                 self.breaker,
                 self.temperature_raw,
@@ -1093,9 +1245,12 @@ class SubStationVersions(Message):
         return _pack(_U8, len(self.entries)) + body + self.trailing
 
 
-_LOCKER_HEARTBEAT = Struct("<BII")
+_LOCKER_HEARTBEAT = _Layout(
+    _Field("port_count", "B"), _Field("door_bits", "I"), _Field("fan_bits", "I")
+)
 
 
+@_LOCKER_HEARTBEAT.bind
 @dataclass(frozen=True, slots=True)
 class LockerHeartbeat(Message):
     """0x41 charging-locker heartbeat (no reply): one bit per port, 1 = door open / fan on."""
@@ -1110,19 +1265,20 @@ class LockerHeartbeat(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x41 payload."""
-        port_count, door_bits, fan_bits = _unpack(cls, _LOCKER_HEARTBEAT, payload)
-        return cls(port_count, door_bits, fan_bits, payload[_LOCKER_HEARTBEAT.size :])
+        return _LOCKER_HEARTBEAT.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x41 payload."""
         return (
-            _pack(_LOCKER_HEARTBEAT, self.port_count, self.door_bits, self.fan_bits) + self.trailing
+            _pack(_LOCKER_HEARTBEAT.head, self.port_count, self.door_bits, self.fan_bits)
+            + self.trailing
         )
 
 
-_ALARM = Struct("<BBB")
+_ALARM = _Layout(_Field("alarm_type", "B"), _Field("port", "B"), _Field("trigger_bits", "B"))
 
 
+@_ALARM.bind
 @dataclass(frozen=True, slots=True)
 class Alarm(Message):
     """0x42 alarm (no reply): ``alarm_type`` is codes.AlarmType (section 7.5)."""
@@ -1137,17 +1293,26 @@ class Alarm(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x42 payload."""
-        alarm_type, port, trigger_bits = _unpack(cls, _ALARM, payload)
-        return cls(alarm_type, port, trigger_bits, payload[_ALARM.size :])
+        return _ALARM.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x42 payload."""
-        return _pack(_ALARM, self.alarm_type, self.port, self.trigger_bits) + self.trailing
+        return _pack(_ALARM.head, self.alarm_type, self.port, self.trigger_bits) + self.trailing
 
 
-_LOCKER_DONE = Struct("<HHHBB4sB16s")
+_LOCKER_DONE = _Layout(
+    _Field("duration_s", "H"),
+    _Field("max_power_w", "H", 10),
+    _Field("energy_kwh", "H", 100),
+    _Field("port", "B"),
+    _Field("start_mode", "B"),
+    _Field("card_id", "4s", _read_card_id),
+    _Field("stop_reason", "B"),
+    _Field("order_no", "16s"),
+)
 
 
+@_LOCKER_DONE.bind
 @dataclass(frozen=True, slots=True)
 class LockerChargeDone(Message):
     """0x43 a locker's charge finished, without settlement (no reply): 0x03's base fields.
@@ -1176,26 +1341,13 @@ class LockerChargeDone(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x43 payload."""
-        duration, max_power, energy, port, start_mode, card, stop_reason, order_no = _unpack(
-            cls, _LOCKER_DONE, payload
-        )
-        return cls(
-            duration,
-            max_power / 10,
-            energy / 100,
-            port,
-            start_mode,
-            _read_card_id(card),
-            stop_reason,
-            order_no,
-            payload[_LOCKER_DONE.size :],
-        )
+        return _LOCKER_DONE.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x43 payload."""
         return (
             _pack(
-                _LOCKER_DONE,
+                _LOCKER_DONE.head,
                 self.duration_s,
                 round(self.max_power_w * 10),
                 round(self.energy_kwh * 100),
@@ -1209,9 +1361,10 @@ class LockerChargeDone(Message):
         )
 
 
-_PORT_ORDER = Struct("<BB16s")
+_PORT_NOTICE = _Layout(_Field("notice_type", "B"), _Field("port", "B"), _Field("order_no", "16s"))
 
 
+@_PORT_NOTICE.bind
 @dataclass(frozen=True, slots=True)
 class PortNotice(Message):
     """0x44 port notice (no reply): ``notice_type`` 1 = locker door not closed."""
@@ -1226,14 +1379,13 @@ class PortNotice(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x44 payload."""
-        notice_type, port, order_no = _unpack(cls, _PORT_ORDER, payload)
-        return cls(notice_type, port, order_no, payload[_PORT_ORDER.size :])
+        return _PORT_NOTICE.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x44 payload."""
         return (
             _pack(
-                _PORT_ORDER,
+                _PORT_NOTICE.head,
                 self.notice_type,
                 self.port,
                 _fixed(self.order_no, ORDER_NO_SIZE, "PortNotice.order_no"),
@@ -1246,6 +1398,10 @@ class PortNotice(Message):
 # Server replies to upstream messages (PROTOCOL.md section 3)
 
 
+_RESULT_REPLY = _Layout(_Field("result", "B"), params=("command",))
+
+
+@_RESULT_REPLY.bind
 @dataclass(frozen=True, slots=True)
 class ResultReply(Message):
     """The server's ``result u8`` (0 = ok) to 0x20, 0x21, 0x01 and 0x03."""
@@ -1260,14 +1416,17 @@ class ResultReply(Message):
     @classmethod
     def decode(cls, payload: bytes, *, command: int) -> Self:
         """Decode the reply to ``command``."""
-        (result,) = _unpack(cls, _U8, payload)
-        return cls(command, result, payload[1:])
+        return _RESULT_REPLY.decode(cls, payload, command)
 
     def encode(self) -> bytes:
         """The reply payload."""
-        return _pack(_U8, self.result) + self.trailing
+        return _pack(_RESULT_REPLY.head, self.result) + self.trailing
 
 
+_TIME_REPLY = _Layout(_Field("unix_time", "I"), params=("command",))
+
+
+@_TIME_REPLY.bind
 @dataclass(frozen=True, slots=True)
 class TimeReply(Message):
     """The server's time (Unix seconds) in reply to 0x22 and 0x12."""
@@ -1282,17 +1441,23 @@ class TimeReply(Message):
     @classmethod
     def decode(cls, payload: bytes, *, command: int) -> Self:
         """Decode the reply to ``command``."""
-        (unix_time,) = _unpack(cls, _U32, payload)
-        return cls(command, unix_time, payload[_U32.size :])
+        return _TIME_REPLY.decode(cls, payload, command)
 
     def encode(self) -> bytes:
         """The reply payload."""
-        return _pack(_U32, self.unix_time) + self.trailing
+        return _pack(_TIME_REPLY.head, self.unix_time) + self.trailing
 
 
-_CARD_REPLY = Struct("<4sBBIB")
+_CARD_REPLY = _Layout(
+    _Field("card_id", "4s", _read_card_id),
+    _Field("account_status", "B"),
+    _Field("rate_mode", "B"),
+    _Field("balance_or_expiry", "I"),
+    _Field("port", "B"),
+)
 
 
+@_CARD_REPLY.bind
 @dataclass(frozen=True, slots=True)
 class CardReply(Message):
     """The server's decision on a 0x02 card swipe."""
@@ -1314,16 +1479,13 @@ class CardReply(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x02 reply."""
-        card, status, rate_mode, balance, port = _unpack(cls, _CARD_REPLY, payload)
-        return cls(
-            _read_card_id(card), status, rate_mode, balance, port, payload[_CARD_REPLY.size :]
-        )
+        return _CARD_REPLY.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x02 reply payload."""
         return (
             _pack(
-                _CARD_REPLY,
+                _CARD_REPLY.head,
                 _card_id_bytes(self.card_id),
                 self.account_status,
                 self.rate_mode,
@@ -1334,6 +1496,10 @@ class CardReply(Message):
         )
 
 
+_ORDER_CONFIRM_REPLY = _Layout(_Field("port", "B"), _Field("result", "B"))
+
+
+@_ORDER_CONFIRM_REPLY.bind
 @dataclass(frozen=True, slots=True)
 class OrderConfirmReply(Message):
     """The server's reply to a 0x04 order confirmation."""
@@ -1347,12 +1513,11 @@ class OrderConfirmReply(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x04 reply."""
-        port, result = _unpack(cls, _TWO_U8, payload)
-        return cls(port, result, payload[_TWO_U8.size :])
+        return _ORDER_CONFIRM_REPLY.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x04 reply payload."""
-        return _pack(_TWO_U8, self.port, self.result) + self.trailing
+        return _pack(_ORDER_CONFIRM_REPLY.head, self.port, self.result) + self.trailing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1366,23 +1531,31 @@ class QueryStatus(_EmptyMessage):
     COMMAND: ClassVar[int] = 0x81
 
 
-_CHARGE_HEAD = Struct("<BIBBH16s")
-# The fields after order_no were appended over time (V7.5, V8.0, V8.6, 2023-03); the station
-# needs them only up to max_power_w (section 4, 0x82).
-_CHARGE_TAIL = _Tail(
-    ("max_duration_s", "H"),
-    ("max_power_w", "H"),
-    ("qr_light", "B"),
-    ("long_charge", "B"),
-    ("extra_float_time_s", "H"),
-    ("skip_short_check", "B"),
-    ("ignore_unplug", "B"),
-    ("force_auto_stop", "B"),
-    ("full_power_w", "B"),
-    ("full_power_max_minutes", "B"),
+_CHARGE = _Layout(
+    _Field("rate_mode", "B"),
+    _Field("balance_or_expiry", "I"),
+    _Field("port", "B"),
+    _Field("action", "B"),
+    _Field("value", "H"),
+    _Field("order_no", "16s"),
+    # The fields after order_no were appended over time (V7.5, V8.0, V8.6, 2023-03); the
+    # station needs them only up to max_power_w (section 4, 0x82).
+    optional=(
+        _Field("max_duration_s", "H"),
+        _Field("max_power_w", "H", 10),
+        _Field("qr_light", "B"),
+        _Field("long_charge", "B"),
+        _Field("extra_float_time_s", "H"),
+        _Field("skip_short_check", "B"),
+        _Field("ignore_unplug", "B"),
+        _Field("force_auto_stop", "B"),
+        _Field("full_power_w", "B"),
+        _Field("full_power_max_minutes", "B"),
+    ),
 )
 
 
+@_CHARGE.bind
 @dataclass(frozen=True, slots=True)
 class ChargeControl(Message):
     """0x82 start (action 1) or stop (action 0) charging (reply: ``ChargeControlReply``).
@@ -1414,47 +1587,13 @@ class ChargeControl(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x82 payload."""
-        rate_mode, balance, port, action, value, order_no = _unpack(cls, _CHARGE_HEAD, payload)
-        (
-            (
-                max_duration,
-                max_power,
-                qr_light,
-                long_charge,
-                extra_float,
-                skip_short,
-                ignore_unplug,
-                force_stop,
-                full_power,
-                full_minutes,
-            ),
-            end,
-        ) = _CHARGE_TAIL.unpack(payload, _CHARGE_HEAD.size)
-        return cls(
-            rate_mode,
-            balance,
-            port,
-            action,
-            value,
-            order_no,
-            max_duration,
-            _opt_div(max_power, 10),
-            qr_light,
-            long_charge,
-            extra_float,
-            skip_short,
-            ignore_unplug,
-            force_stop,
-            full_power,
-            full_minutes,
-            payload[end:],
-        )
+        return _CHARGE.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x82 payload."""
         return (
             _pack(
-                _CHARGE_HEAD,
+                _CHARGE.head,
                 self.rate_mode,
                 self.balance_or_expiry,
                 self.port,
@@ -1462,7 +1601,7 @@ class ChargeControl(Message):
                 self.value,
                 _fixed(self.order_no, ORDER_NO_SIZE, "ChargeControl.order_no"),
             )
-            + _CHARGE_TAIL.pack(
+            + _CHARGE.tail.pack(
                 "ChargeControl",
                 self.max_duration_s,
                 _opt_round(self.max_power_w, 10),
@@ -1479,9 +1618,17 @@ class ChargeControl(Message):
         )
 
 
-_RUN_PARAMETERS_1 = Struct("<HHBHHH")
+_RUN_PARAMETERS_1 = _Layout(
+    _Field("unplug_power_w", "H", 10),
+    _Field("unplug_time_s", "H"),
+    _Field("float_percent", "B"),
+    _Field("float_detect_time_s", "H"),
+    _Field("float_time_s", "H"),
+    _Field("heartbeat_interval_s", "H"),
+)
 
 
+@_RUN_PARAMETERS_1.bind
 @dataclass(frozen=True, slots=True)
 class RunParameters1(Message):
     """0x83 run parameters 1.1 (reply: ``CommandResult``; read back with 0x90).
@@ -1503,24 +1650,13 @@ class RunParameters1(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x83 payload (or a 0x90 read-back)."""
-        unplug_power, unplug_time, percent, detect_time, float_time, interval = _unpack(
-            cls, _RUN_PARAMETERS_1, payload
-        )
-        return cls(
-            unplug_power / 10,
-            unplug_time,
-            percent,
-            detect_time,
-            float_time,
-            interval,
-            payload[_RUN_PARAMETERS_1.size :],
-        )
+        return _RUN_PARAMETERS_1.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x83 payload."""
         return (
             _pack(
-                _RUN_PARAMETERS_1,
+                _RUN_PARAMETERS_1.head,
                 round(self.unplug_power_w * 10),
                 self.unplug_time_s,
                 self.float_percent,
@@ -1532,11 +1668,27 @@ class RunParameters1(Message):
         )
 
 
-_RUN_PARAMETERS_2 = Struct("<HHHBHHHHHHBBB")
-# The QR light byte arrived in V8.0; the unplug-detection byte reused a reserved byte (V6.3).
-_RUN_PARAMETERS_2_TAIL = _Tail(("qr_light", "B"))
+_RUN_PARAMETERS_2 = _Layout(
+    _Field("dynamic_overload_power_w", "H", 10),
+    _Field("dynamic_overload_time_s", "H"),
+    _Field("dynamic_overload_start_s", "H"),
+    _Field("unplug_interference_power_w", "B", 10),
+    _Field("unplug_interference_time_s", "H"),
+    _Field("float_second_check_point_s", "H"),
+    _Field("float_second_check_time_s", "H"),
+    _Field("min_power_w", "H", 10),
+    _Field("min_power_check_point_s", "H"),
+    _Field("second_max_power_point_s", "H"),
+    _Field("ambient_alarm_temp_c", "B"),
+    _Field("port_alarm_temp_c", "B"),
+    _Field("unplug_detection", "B"),
+    # The QR light byte arrived in V8.0; the unplug-detection byte reused a reserved byte
+    # (V6.3).
+    optional=(_Field("qr_light", "B"),),
+)
 
 
+@_RUN_PARAMETERS_2.bind
 @dataclass(frozen=True, slots=True)
 class RunParameters2(Message):
     """0x84 run parameters 1.2 (reply: ``CommandResult``; read back with 0x91).
@@ -1567,45 +1719,13 @@ class RunParameters2(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x84 payload (or a 0x91 read-back)."""
-        (
-            overload_power,
-            overload_time,
-            overload_start,
-            interference_power,
-            interference_time,
-            second_point,
-            second_time,
-            min_power,
-            min_power_point,
-            second_max_point,
-            ambient_alarm,
-            port_alarm,
-            unplug_detection,
-        ) = _unpack(cls, _RUN_PARAMETERS_2, payload)
-        (qr_light,), end = _RUN_PARAMETERS_2_TAIL.unpack(payload, _RUN_PARAMETERS_2.size)
-        return cls(
-            overload_power / 10,
-            overload_time,
-            overload_start,
-            interference_power / 10,
-            interference_time,
-            second_point,
-            second_time,
-            min_power / 10,
-            min_power_point,
-            second_max_point,
-            ambient_alarm,
-            port_alarm,
-            unplug_detection,
-            qr_light,
-            payload[end:],
-        )
+        return _RUN_PARAMETERS_2.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x84 payload."""
         return (
             _pack(
-                _RUN_PARAMETERS_2,
+                _RUN_PARAMETERS_2.head,
                 round(self.dynamic_overload_power_w * 10),
                 self.dynamic_overload_time_s,
                 self.dynamic_overload_start_s,
@@ -1620,17 +1740,21 @@ class RunParameters2(Message):
                 self.port_alarm_temp_c,
                 self.unplug_detection,
             )
-            + _RUN_PARAMETERS_2_TAIL.pack("RunParameters2", self.qr_light)
+            + _RUN_PARAMETERS_2.tail.pack("RunParameters2", self.qr_light)
             + self.trailing
         )
 
 
-_LIMITS = Struct("<HH")
-# Over- and under-voltage arrived on 2024-08-07; the vendor's example has only the first four
-# bytes (section 4, 0x85).
-_LIMITS_TAIL = _Tail(("over_voltage_v", "H"), ("under_voltage_v", "H"))
+_LIMITS = _Layout(
+    _Field("max_duration_s", "H"),
+    _Field("overload_power_w", "H", 10),
+    # Over- and under-voltage arrived on 2024-08-07; the vendor's example has only the first
+    # four bytes (section 4, 0x85).
+    optional=(_Field("over_voltage_v", "H", 10), _Field("under_voltage_v", "H", 10)),
+)
 
 
+@_LIMITS.bind
 @dataclass(frozen=True, slots=True)
 class Limits(Message):
     """0x85 limits (reply: ``CommandResult``, 1 = beyond the station's maximum; read: 0x92)."""
@@ -1646,21 +1770,13 @@ class Limits(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x85 payload (or a 0x92 read-back)."""
-        max_duration, overload_power = _unpack(cls, _LIMITS, payload)
-        (over_voltage, under_voltage), end = _LIMITS_TAIL.unpack(payload, _LIMITS.size)
-        return cls(
-            max_duration,
-            overload_power / 10,
-            _opt_div(over_voltage, 10),
-            _opt_div(under_voltage, 10),
-            payload[end:],
-        )
+        return _LIMITS.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x85 payload."""
         return (
-            _pack(_LIMITS, self.max_duration_s, round(self.overload_power_w * 10))
-            + _LIMITS_TAIL.pack(
+            _pack(_LIMITS.head, self.max_duration_s, round(self.overload_power_w * 10))
+            + _LIMITS.tail.pack(
                 "Limits",
                 _opt_round(self.over_voltage_v, 10),
                 _opt_round(self.under_voltage_v, 10),
@@ -1669,10 +1785,11 @@ class Limits(Message):
         )
 
 
-_CARD_KEYS = Struct("<B6s6s")
+_CARD_KEYS = _Layout(_Field("sector", "B"), _Field("user_key", "6s"), _Field("new_card_key", "6s"))
 CARD_KEY_SIZE = 6
 
 
+@_CARD_KEYS.bind
 @dataclass(frozen=True, slots=True)
 class CardKeys(Message):
     """0x86 M1 card keys (reply: ``CommandResult``; read back with 0x93).
@@ -1690,14 +1807,13 @@ class CardKeys(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x86 payload (or a 0x93 read-back)."""
-        sector, user_key, new_card_key = _unpack(cls, _CARD_KEYS, payload)
-        return cls(sector, user_key, new_card_key, payload[_CARD_KEYS.size :])
+        return _CARD_KEYS.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x86 payload."""
         return (
             _pack(
-                _CARD_KEYS,
+                _CARD_KEYS.head,
                 self.sector,
                 _fixed(self.user_key, CARD_KEY_SIZE, "CardKeys.user_key"),
                 _fixed(self.new_card_key, CARD_KEY_SIZE, "CardKeys.new_card_key"),
@@ -1720,6 +1836,10 @@ class ClearMemory(_EmptyMessage):
     COMMAND: ClassVar[int] = 0x88
 
 
+_PLAY_VOICE = _Layout(_Field("interrupt", "B"), _Field("count", "B"), rest="segments")
+
+
+@_PLAY_VOICE.bind
 @dataclass(frozen=True, slots=True)
 class PlayVoice(Message):
     """0x89 play voice segments (reserved by the vendor; reply: ``CommandResult``).
@@ -1737,17 +1857,17 @@ class PlayVoice(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x89 payload."""
-        interrupt, count = _unpack(cls, _TWO_U8, payload)
-        return cls(interrupt, count, payload[_TWO_U8.size :])
+        return _PLAY_VOICE.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x89 payload."""
-        return _pack(_TWO_U8, self.interrupt, self.count) + self.segments
+        return _pack(_PLAY_VOICE.head, self.interrupt, self.count) + self.segments
 
 
-_MODIFY_CHARGE = Struct("<BBH")
+_MODIFY_CHARGE = _Layout(_Field("mode", "B"), _Field("port", "B"), _Field("value", "H"))
 
 
+@_MODIFY_CHARGE.bind
 @dataclass(frozen=True, slots=True)
 class ModifyCharge(Message):
     """0x8A change the running order's limit (reply: ``CommandResult``).
@@ -1766,17 +1886,17 @@ class ModifyCharge(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x8A payload."""
-        mode, port, value = _unpack(cls, _MODIFY_CHARGE, payload)
-        return cls(mode, port, value, payload[_MODIFY_CHARGE.size :])
+        return _MODIFY_CHARGE.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x8A payload."""
-        return _pack(_MODIFY_CHARGE, self.mode, self.port, self.value) + self.trailing
+        return _pack(_MODIFY_CHARGE.head, self.mode, self.port, self.value) + self.trailing
 
 
-_EEPROM_HEAD = Struct("<HB")
+_READ_EEPROM = _Layout(_Field("address", "H"), _Field("length", "B"))
 
 
+@_READ_EEPROM.bind
 @dataclass(frozen=True, slots=True)
 class ReadEeprom(Message):
     """0x8B read up to 32 bytes of EEPROM (reply: ``EepromReadReply``)."""
@@ -1790,12 +1910,14 @@ class ReadEeprom(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x8B payload."""
-        address, length = _unpack(cls, _EEPROM_HEAD, payload)
-        return cls(address, length, payload[_EEPROM_HEAD.size :])
+        return _READ_EEPROM.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x8B payload."""
-        return _pack(_EEPROM_HEAD, self.address, self.length) + self.trailing
+        return _pack(_READ_EEPROM.head, self.address, self.length) + self.trailing
+
+
+_EEPROM_HEAD = Struct("<HB")
 
 
 @dataclass(frozen=True, slots=True)
@@ -1822,6 +1944,10 @@ class WriteEeprom(Message):
         return _pack(_EEPROM_HEAD, self.address, len(self.data)) + self.data + self.trailing
 
 
+_SET_WORK_MODE = _Layout(_Field("mode", "B"))
+
+
+@_SET_WORK_MODE.bind
 @dataclass(frozen=True, slots=True)
 class SetWorkMode(Message):
     """0x8D work mode: 0 online, 1 card only (reply: ``CommandResult``, 1 = unsupported)."""
@@ -1834,19 +1960,19 @@ class SetWorkMode(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x8D payload."""
-        (mode,) = _unpack(cls, _U8, payload)
-        return cls(mode, payload[1:])
+        return _SET_WORK_MODE.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x8D payload."""
-        return _pack(_U8, self.mode) + self.trailing
+        return _pack(_SET_WORK_MODE.head, self.mode) + self.trailing
 
 
-_QR_CODE = Struct("<B3s72s")
+_QR_CODE = _Layout(_Field("screen", "B"), _Field("reserved", "3s"), _Field("text", "72s", _text))
 _QR_TEXT_SIZE = 72
 _RESERVED_3 = bytes(3)
 
 
+@_QR_CODE.bind
 @dataclass(frozen=True, slots=True)
 class SetQrCode(Message):
     """0x8E QR code text of screen models (reply: ``CommandResult``).
@@ -1865,14 +1991,13 @@ class SetQrCode(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x8E payload."""
-        screen, reserved, text = _unpack(cls, _QR_CODE, payload)
-        return cls(screen, _text(text), reserved, payload[_QR_CODE.size :])
+        return _QR_CODE.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x8E payload."""
         return (
             _pack(
-                _QR_CODE,
+                _QR_CODE.head,
                 self.screen,
                 _fixed(self.reserved, 3, "SetQrCode.reserved"),
                 _padded(self.text, _QR_TEXT_SIZE - 1, "SetQrCode.text"),
@@ -1881,6 +2006,10 @@ class SetQrCode(Message):
         )
 
 
+_SET_CARD_BILLING_MODE = _Layout(_Field("mode", "B"))
+
+
+@_SET_CARD_BILLING_MODE.bind
 @dataclass(frozen=True, slots=True)
 class SetCardBillingMode(Message):
     """0x8F billing mode of card-only stations (reply: ``CommandResult``).
@@ -1896,14 +2025,17 @@ class SetCardBillingMode(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x8F payload."""
-        (mode,) = _unpack(cls, _U8, payload)
-        return cls(mode, payload[1:])
+        return _SET_CARD_BILLING_MODE.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x8F payload."""
-        return _pack(_U8, self.mode) + self.trailing
+        return _pack(_SET_CARD_BILLING_MODE.head, self.mode) + self.trailing
 
 
+_READ_PARAMETERS = _Layout(params=("command",))
+
+
+@_READ_PARAMETERS.bind
 @dataclass(frozen=True, slots=True)
 class ReadParameters(Message):
     """0x90-0x93 read back the parameters of 0x83 / 0x84 / 0x85 / 0x86.
@@ -1922,7 +2054,7 @@ class ReadParameters(Message):
     @classmethod
     def decode(cls, payload: bytes, *, command: int) -> Self:
         """Decode the (empty) payload of ``command``."""
-        return cls(command, payload)
+        return _READ_PARAMETERS.decode(cls, payload, command)
 
     def encode(self) -> bytes:
         """The payload: empty."""
@@ -1930,8 +2062,10 @@ class ReadParameters(Message):
 
 
 _TEMPORARY_QR_SIZE = 200
+_TEMPORARY_QR = _Layout(_Field("text", f"{_TEMPORARY_QR_SIZE}s", _text))
 
 
+@_TEMPORARY_QR.bind
 @dataclass(frozen=True, slots=True)
 class TemporaryQrCode(Message):
     """0x95 temporary QR code of screen models: up to 200 bytes (reply: ``CommandResult``)."""
@@ -1944,15 +2078,17 @@ class TemporaryQrCode(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x95 payload."""
-        if len(payload) < _TEMPORARY_QR_SIZE:
-            raise _short(cls, payload, _TEMPORARY_QR_SIZE)
-        return cls(_text(payload[:_TEMPORARY_QR_SIZE]), payload[_TEMPORARY_QR_SIZE:])
+        return _TEMPORARY_QR.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x95 payload."""
         return _padded(self.text, _TEMPORARY_QR_SIZE, "TemporaryQrCode.text") + self.trailing
 
 
+_LOCATE = _Layout(_Field("duration_s", "B"))
+
+
+@_LOCATE.bind
 @dataclass(frozen=True, slots=True)
 class Locate(Message):
     """0x96 sound and light to find the station (reply: ``CommandResult``)."""
@@ -1965,14 +2101,17 @@ class Locate(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x96 payload."""
-        (duration,) = _unpack(cls, _U8, payload)
-        return cls(duration, payload[1:])
+        return _LOCATE.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x96 payload."""
-        return _pack(_U8, self.duration_s) + self.trailing
+        return _pack(_LOCATE.head, self.duration_s) + self.trailing
 
 
+_MUTE = _Layout(_Field("mute", "B"))
+
+
+@_MUTE.bind
 @dataclass(frozen=True, slots=True)
 class Mute(Message):
     """0x97 run parameters 1.3: mute 1 silences the station (reply: ``CommandResult``)."""
@@ -1985,17 +2124,17 @@ class Mute(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x97 payload."""
-        (mute,) = _unpack(cls, _U8, payload)
-        return cls(mute, payload[1:])
+        return _MUTE.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x97 payload."""
-        return _pack(_U8, self.mute) + self.trailing
+        return _pack(_MUTE.head, self.mute) + self.trailing
 
 
-_PORT_ORDER_ONLY = Struct("<B16s")
+_LOCKER_RELEASE = _Layout(_Field("port", "B"), _Field("order_no", "16s"))
 
 
+@_LOCKER_RELEASE.bind
 @dataclass(frozen=True, slots=True)
 class LockerRelease(Message):
     """0x72 locker: stop charging without opening the door (reply: ``CommandResult``).
@@ -2012,14 +2151,13 @@ class LockerRelease(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x72 payload."""
-        port, order_no = _unpack(cls, _PORT_ORDER_ONLY, payload)
-        return cls(port, order_no, payload[_PORT_ORDER_ONLY.size :])
+        return _LOCKER_RELEASE.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x72 payload."""
         return (
             _pack(
-                _PORT_ORDER_ONLY,
+                _LOCKER_RELEASE.head,
                 self.port,
                 _fixed(self.order_no, ORDER_NO_SIZE, "LockerRelease.order_no"),
             )
@@ -2027,6 +2165,10 @@ class LockerRelease(Message):
         )
 
 
+_LOCKER_DOOR = _Layout(_Field("function", "B"), _Field("port", "B"))
+
+
+@_LOCKER_DOOR.bind
 @dataclass(frozen=True, slots=True)
 class LockerDoor(Message):
     """0x98 multi-function command: function 0 forces a locker door open."""
@@ -2040,12 +2182,11 @@ class LockerDoor(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x98 payload."""
-        function, port = _unpack(cls, _TWO_U8, payload)
-        return cls(function, port, payload[_TWO_U8.size :])
+        return _LOCKER_DOOR.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x98 payload."""
-        return _pack(_TWO_U8, self.function, self.port) + self.trailing
+        return _pack(_LOCKER_DOOR.head, self.function, self.port) + self.trailing
 
 
 @dataclass(frozen=True, slots=True)
@@ -2069,10 +2210,16 @@ class ClearSubUpgrade(_EmptyMessage):
     COMMAND: ClassVar[int] = 0x33
 
 
-_SERVER_ADDRESS = Struct("<HBB46s")
 _SERVER_ADDRESS_SIZE = 46
+_SERVER_ADDRESS = _Layout(
+    _Field("port", "H"),
+    _Field("module_type", "B"),
+    _Field("socket_b", "B"),
+    _Field("address", f"{_SERVER_ADDRESS_SIZE}s", _text),
+)
 
 
+@_SERVER_ADDRESS.bind
 @dataclass(frozen=True, slots=True)
 class ChangeServerAddress(Message):
     """0x34 point a host gateway at another server (reply: ``CommandResult``).
@@ -2091,14 +2238,13 @@ class ChangeServerAddress(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x34 payload."""
-        port, module_type, socket_b, address = _unpack(cls, _SERVER_ADDRESS, payload)
-        return cls(port, module_type, socket_b, _text(address), payload[_SERVER_ADDRESS.size :])
+        return _SERVER_ADDRESS.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x34 payload."""
         return (
             _pack(
-                _SERVER_ADDRESS,
+                _SERVER_ADDRESS.head,
                 self.port,
                 self.module_type,
                 self.socket_b,
@@ -2108,9 +2254,12 @@ class ChangeServerAddress(Message):
         )
 
 
-_FIRMWARE_HEAD = Struct("<HH")
+_FIRMWARE_PACKET = _Layout(
+    _Field("total", "H"), _Field("current", "H"), params=("command",), rest="data"
+)
 
 
+@_FIRMWARE_PACKET.bind
 @dataclass(frozen=True, slots=True)
 class FirmwarePacket(Message):
     """One firmware upgrade packet (reply: ``FirmwareReply``).
@@ -2133,12 +2282,11 @@ class FirmwarePacket(Message):
     @classmethod
     def decode(cls, payload: bytes, *, command: int) -> Self:
         """Decode a firmware packet of ``command``."""
-        total, current = _unpack(cls, _FIRMWARE_HEAD, payload)
-        return cls(command, total, current, payload[_FIRMWARE_HEAD.size :])
+        return _FIRMWARE_PACKET.decode(cls, payload, command)
 
     def encode(self) -> bytes:
         """The packet payload."""
-        return _pack(_FIRMWARE_HEAD, self.total, self.current) + self.data
+        return _pack(_FIRMWARE_PACKET.head, self.total, self.current) + self.data
 
 
 @dataclass(frozen=True, slots=True)
@@ -2152,6 +2300,10 @@ class UpgradeTrigger(_EmptyMessage):
 # Station replies to downstream commands (PROTOCOL.md section 4)
 
 
+_COMMAND_RESULT = _Layout(_Field("result", "B"), params=("command",))
+
+
+@_COMMAND_RESULT.bind
 @dataclass(frozen=True, slots=True)
 class CommandResult(Message):
     """The station's ``result u8`` (0 = done) to a downstream command.
@@ -2168,19 +2320,22 @@ class CommandResult(Message):
     @classmethod
     def decode(cls, payload: bytes, *, command: int) -> Self:
         """Decode the reply to ``command``."""
-        (result,) = _unpack(cls, _U8, payload)
-        return cls(command, result, payload[1:])
+        return _COMMAND_RESULT.decode(cls, payload, command)
 
     def encode(self) -> bytes:
         """The reply payload."""
-        return _pack(_U8, self.result) + self.trailing
+        return _pack(_COMMAND_RESULT.head, self.result) + self.trailing
 
 
-# The order number, port and waiting ports arrived in V6.2; older stations answer the result
-# only, and the result is what matters (section 4, 0x82).
-_CHARGE_REPLY_TAIL = _Tail(("order_no", "16s"), ("port", "B"), ("waiting_ports", "H"))
+_CHARGE_REPLY = _Layout(
+    _Field("result", "B"),
+    # The order number, port and waiting ports arrived in V6.2; older stations answer the
+    # result only, and the result is what matters (section 4, 0x82).
+    optional=(_Field("order_no", "16s"), _Field("port", "B"), _Field("waiting_ports", "H")),
+)
 
 
+@_CHARGE_REPLY.bind
 @dataclass(frozen=True, slots=True)
 class ChargeControlReply(Message):
     """The station's reply to 0x82: ``result`` is codes.ChargeResult (section 7.2)."""
@@ -2196,15 +2351,13 @@ class ChargeControlReply(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x82 reply."""
-        (result,) = _unpack(cls, _U8, payload)
-        (order_no, port, waiting_ports), end = _CHARGE_REPLY_TAIL.unpack(payload, 1)
-        return cls(result, order_no, port, waiting_ports, payload[end:])
+        return _CHARGE_REPLY.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x82 reply payload."""
         return (
-            _pack(_U8, self.result)
-            + _CHARGE_REPLY_TAIL.pack(
+            _pack(_CHARGE_REPLY.head, self.result)
+            + _CHARGE_REPLY.tail.pack(
                 "ChargeControlReply",
                 _opt_fixed(self.order_no, ORDER_NO_SIZE, "ChargeControlReply.order_no"),
                 self.port,
@@ -2214,6 +2367,10 @@ class ChargeControlReply(Message):
         )
 
 
+_EEPROM_READ_REPLY = _Layout(_Field("result", "B"), rest="data")
+
+
+@_EEPROM_READ_REPLY.bind
 @dataclass(frozen=True, slots=True)
 class EepromReadReply(Message):
     """The station's reply to 0x8B: the result, then the data read."""
@@ -2226,17 +2383,17 @@ class EepromReadReply(Message):
     @classmethod
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x8B reply."""
-        (result,) = _unpack(cls, _U8, payload)
-        return cls(result, payload[1:])
+        return _EEPROM_READ_REPLY.decode(cls, payload)
 
     def encode(self) -> bytes:
         """The 0x8B reply payload."""
-        return _pack(_U8, self.result) + self.data
+        return _pack(_EEPROM_READ_REPLY.head, self.result) + self.data
 
 
-_FIRMWARE_REPLY = Struct("<BH")
+_FIRMWARE_REPLY = _Layout(_Field("result", "B"), _Field("current", "H"), params=("command",))
 
 
+@_FIRMWARE_REPLY.bind
 @dataclass(frozen=True, slots=True)
 class FirmwareReply(Message):
     """The station's reply to a firmware packet: result 0 = send the next one."""
@@ -2252,12 +2409,11 @@ class FirmwareReply(Message):
     @classmethod
     def decode(cls, payload: bytes, *, command: int) -> Self:
         """Decode the reply to a packet of ``command``."""
-        result, current = _unpack(cls, _FIRMWARE_REPLY, payload)
-        return cls(command, result, current, payload[_FIRMWARE_REPLY.size :])
+        return _FIRMWARE_REPLY.decode(cls, payload, command)
 
     def encode(self) -> bytes:
         """The reply payload."""
-        return _pack(_FIRMWARE_REPLY, self.result, self.current) + self.trailing
+        return _pack(_FIRMWARE_REPLY.head, self.result, self.current) + self.trailing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2327,7 +2483,7 @@ StationReply = (
 )
 
 _UPSTREAM: dict[int, Callable[[bytes], UpstreamMessage]] = {
-    cls.COMMAND: cls.decode
+    cls.COMMAND: _decoder(cls)
     for cls in (
         Register,
         Heartbeat,
@@ -2350,18 +2506,18 @@ _UPSTREAM: dict[int, Callable[[bytes], UpstreamMessage]] = {
 }
 
 _SERVER_REPLIES: dict[int, Callable[[bytes], ServerReply]] = {
-    CardReply.COMMAND: CardReply.decode,
-    OrderConfirmReply.COMMAND: OrderConfirmReply.decode,
+    CardReply.COMMAND: _decoder(CardReply),
+    OrderConfirmReply.COMMAND: _decoder(OrderConfirmReply),
 }
 _SERVER_REPLIES.update(
-    {command: partial(ResultReply.decode, command=command) for command in ResultReply.COMMANDS}
+    {command: partial(_decoder(ResultReply), command=command) for command in ResultReply.COMMANDS}
 )
 _SERVER_REPLIES.update(
-    {command: partial(TimeReply.decode, command=command) for command in TimeReply.COMMANDS}
+    {command: partial(_decoder(TimeReply), command=command) for command in TimeReply.COMMANDS}
 )
 
 _DOWNSTREAM: dict[int, Callable[[bytes], DownstreamCommand]] = {
-    cls.COMMAND: cls.decode
+    cls.COMMAND: _decoder(cls)
     for cls in (
         QueryStatus,
         ChargeControl,
@@ -2392,13 +2548,13 @@ _DOWNSTREAM: dict[int, Callable[[bytes], DownstreamCommand]] = {
 }
 _DOWNSTREAM.update(
     {
-        command: partial(ReadParameters.decode, command=command)
+        command: partial(_decoder(ReadParameters), command=command)
         for command in ReadParameters.COMMANDS
     }
 )
 _DOWNSTREAM.update(
     {
-        command: partial(FirmwarePacket.decode, command=command)
+        command: partial(_decoder(FirmwarePacket), command=command)
         for command in FirmwarePacket.COMMANDS
     }
 )
@@ -2413,19 +2569,22 @@ _RESULT_ONLY = frozenset(_DOWNSTREAM) - {
     *FirmwarePacket.COMMANDS,
 }
 _STATION_REPLIES: dict[int, Callable[[bytes], StationReply]] = {
-    ChargeControl.COMMAND: ChargeControlReply.decode,
-    ReadEeprom.COMMAND: EepromReadReply.decode,
+    ChargeControl.COMMAND: _decoder(ChargeControlReply),
+    ReadEeprom.COMMAND: _decoder(EepromReadReply),
     # Read-backs answer with the setting command's layout (section 4, 0x90-0x93).
-    0x90: RunParameters1.decode,
-    0x91: RunParameters2.decode,
-    0x92: Limits.decode,
-    0x93: CardKeys.decode,
+    0x90: _decoder(RunParameters1),
+    0x91: _decoder(RunParameters2),
+    0x92: _decoder(Limits),
+    0x93: _decoder(CardKeys),
 }
 _STATION_REPLIES.update(
-    {command: partial(FirmwareReply.decode, command=command) for command in FirmwareReply.COMMANDS}
+    {
+        command: partial(_decoder(FirmwareReply), command=command)
+        for command in FirmwareReply.COMMANDS
+    }
 )
 _STATION_REPLIES.update(
-    {command: partial(CommandResult.decode, command=command) for command in _RESULT_ONLY}
+    {command: partial(_decoder(CommandResult), command=command) for command in _RESULT_ONLY}
 )
 
 UPSTREAM_COMMANDS: frozenset[int] = frozenset(_UPSTREAM)
@@ -2438,7 +2597,7 @@ def decode_upstream(command: int, payload: bytes) -> UpstreamMessage:
     """Decode what a station sent on its own; an unknown command gives ``UnknownMessage``."""
     decoder = _UPSTREAM.get(command)
     if decoder is None:
-        return UnknownMessage(command, payload)
+        return _new_unknown(command, payload)
     return decoder(payload)
 
 
@@ -2446,7 +2605,7 @@ def decode_station_reply(command: int, payload: bytes) -> StationReply:
     """Decode a station's reply to a downstream command (``UnknownMessage`` if unknown)."""
     decoder = _STATION_REPLIES.get(command)
     if decoder is None:
-        return UnknownMessage(command, payload)
+        return _new_unknown(command, payload)
     return decoder(payload)
 
 
@@ -2454,7 +2613,7 @@ def decode_downstream(command: int, payload: bytes) -> DownstreamCommand:
     """Decode a server command (the simulator's side); unknown gives ``UnknownMessage``."""
     decoder = _DOWNSTREAM.get(command)
     if decoder is None:
-        return UnknownMessage(command, payload)
+        return _new_unknown(command, payload)
     return decoder(payload)
 
 
@@ -2462,5 +2621,5 @@ def decode_server_reply(command: int, payload: bytes) -> ServerReply:
     """Decode the server's reply to an upstream message (``UnknownMessage`` if unknown)."""
     decoder = _SERVER_REPLIES.get(command)
     if decoder is None:
-        return UnknownMessage(command, payload)
+        return _new_unknown(command, payload)
     return decoder(payload)
