@@ -1,0 +1,310 @@
+/*
+ * The "custom:iot-zinx-ports" dashboard strategy of the iot_zinx integration.
+ *
+ * A dashboard whose configuration is only
+ *
+ *     strategy:
+ *       type: custom:iot-zinx-ports
+ *
+ * is built here, each time it is opened, from the stations Home Assistant knows: one section
+ * per station (connection, mains voltage), and for every port its status, a
+ * charging switch, its power and session energy, and the energy it delivered today. A second
+ * view charts the energy of the last days. Only built-in cards are used, so "Take control" in
+ * the dashboard's menu turns the result into an ordinary dashboard to edit by hand.
+ *
+ * Served by the integration itself (frontend.py); no HACS frontend resource is needed.
+ *
+ * Options (all optional): title, energy_days (days of the energy chart, default 7),
+ * show_energy_view (default true).
+ */
+
+const DOMAIN = "iot_zinx";
+const VERSION = "0.1.0";
+
+// Unique ids are "<station>_<key>" and "<station>_port<n>_<key>" (entity.py). They are the
+// only place the port number of an entity can be read without parsing its (translated,
+// renamable) name.
+const PORT_UNIQUE_ID = /^([0-9A-F]{8})_port(\d+)_(.+)$/;
+const STATION_UNIQUE_ID = /^([0-9A-F]{8})_(.+)$/;
+
+// Ports are numbered by their name when the registry cannot be read: "Port 3 power", "端口 3 功率".
+const PORT_IN_NAME = /(\d+)/;
+
+const TEXT = {
+  en: {
+    title: "Charging stations",
+    ports: "Ports",
+    energy: "Energy",
+    port: (n) => `Port ${n}`,
+    status: "Status",
+    charging: "Charging",
+    session_energy: "Session energy",
+    today: (n) => `Port ${n} today`,
+    energy_today: "Energy today",
+    energy_per_day: "Energy per day, by port",
+    no_station:
+      "No station has connected yet. Point a station (or a host gateway) at this Home " +
+      "Assistant's address and the TCP port of the IoT-Zinx integration; it appears here " +
+      "within seconds. Reload the page when it does.",
+  },
+  "zh-Hans": {
+    title: "充电站",
+    ports: "端口",
+    energy: "电量",
+    port: (n) => `端口 ${n}`,
+    status: "状态",
+    charging: "充电",
+    session_energy: "本次电量",
+    today: (n) => `端口 ${n} 今日`,
+    energy_today: "今日电量",
+    energy_per_day: "每日电量（按端口）",
+    no_station:
+      "还没有充电站连接。把充电站（或主机）的服务器地址设为本 Home Assistant 的地址和 " +
+      "IoT-Zinx 集成的 TCP 端口，几秒钟内它就会出现在这里，然后刷新本页。",
+  },
+};
+
+function texts(hass) {
+  const language = (hass.locale && hass.locale.language) || hass.language || "en";
+  return language.startsWith("zh") ? TEXT["zh-Hans"] : TEXT.en;
+}
+
+function domainOf(entityId) {
+  return entityId.split(".", 1)[0];
+}
+
+function compare(a, b) {
+  return a.localeCompare(b, undefined, { numeric: true });
+}
+
+/*
+ * Read the registry into
+ *   [{ deviceId, stationId, name, station: {key: entity_id}, ports: [{number, entities}] }]
+ * where keys are "<domain>.<key>" of the entity descriptions: "sensor.status",
+ * "switch.charging", "binary_sensor.connectivity", ...
+ */
+async function collectStations(hass) {
+  const entries = Object.values(hass.entities || {}).filter(
+    (entry) => entry.platform === DOMAIN && entry.device_id && !entry.hidden,
+  );
+  let details = {};
+  if (entries.length) {
+    try {
+      details = await hass.callWS({
+        type: "config/entity_registry/get_entries",
+        entity_ids: entries.map((entry) => entry.entity_id),
+      });
+    } catch (err) {
+      // eslint-disable-next-line no-console
+      console.warn("iot-zinx-ports: cannot read the entity registry, numbering by name", err);
+    }
+  }
+
+  const stations = new Map();
+  for (const entry of entries) {
+    const device = (hass.devices || {})[entry.device_id];
+    if (!device) continue;
+    let station = stations.get(entry.device_id);
+    if (!station) {
+      const identifier = (device.identifiers || []).find(([domain]) => domain === DOMAIN);
+      station = {
+        deviceId: entry.device_id,
+        stationId: identifier ? identifier[1] : "",
+        name: device.name_by_user || device.name || entry.device_id,
+        station: {},
+        ports: new Map(),
+      };
+      stations.set(entry.device_id, station);
+    }
+    const domain = domainOf(entry.entity_id);
+    const uniqueId = (details[entry.entity_id] || {}).unique_id || "";
+    let match = PORT_UNIQUE_ID.exec(uniqueId);
+    let number;
+    let key;
+    if (match) {
+      number = Number(match[2]);
+      key = match[3];
+    } else if ((match = STATION_UNIQUE_ID.exec(uniqueId))) {
+      key = match[2];
+    } else if ((entry.translation_key || "").startsWith("port_")) {
+      // No unique id to read: fall back to the translation key and the name.
+      key = entry.translation_key.slice("port_".length);
+      const inName = PORT_IN_NAME.exec(entry.name || "");
+      if (!inName) continue;
+      number = Number(inName[1]);
+    } else {
+      key = entry.translation_key || entry.entity_id;
+    }
+    if (number === undefined) {
+      station.station[`${domain}.${key}`] = entry.entity_id;
+      continue;
+    }
+    if (!station.ports.has(number)) station.ports.set(number, { number, entities: {} });
+    station.ports.get(number).entities[`${domain}.${key}`] = entry.entity_id;
+  }
+
+  return [...stations.values()]
+    .map((station) => ({
+      ...station,
+      ports: [...station.ports.values()].sort((a, b) => a.number - b.number),
+    }))
+    .sort((a, b) => compare(a.name, b.name));
+}
+
+function badge(entity, options = {}) {
+  return { type: "entity", entity, show_state: true, show_icon: true, ...options };
+}
+
+/*
+ * One section per station:
+ *
+ *   AP3000 04A228CD  >                   (connected)  220.0 V
+ *   Port 1                                              212.4 W
+ *   [Status: Charging       ] [Charging: On            ]
+ *   [Session energy: 0.12 kWh] [        (toggle)        ]
+ *   ...
+ *   Energy today
+ *   [Port 1 today: 0.4 kWh] [Port 2 today: 0 kWh]
+ *
+ * The switch tile is two rows high with its toggle below (an inline toggle would take the
+ * whole width); the section grid fills the hole beside it with the next tile.
+ */
+function stationSection(station, t) {
+  const s = station.station;
+  const badges = [];
+  if (s["binary_sensor.connectivity"]) {
+    // Icon only, coloured by state: the text ("Connected") would crowd out the name.
+    badges.push(badge(s["binary_sensor.connectivity"], { show_state: false, color: "state" }));
+  }
+  // The mains voltage only: a temperature badge as well would cut the station's name short
+  // in a section a quarter of a screen wide (it is one tap away, on the device page).
+  if (s["sensor.voltage"]) badges.push(badge(s["sensor.voltage"]));
+  const cards = [
+    {
+      type: "heading",
+      heading: station.name,
+      heading_style: "title",
+      icon: "mdi:ev-station",
+      badges,
+      tap_action: {
+        action: "navigate",
+        navigation_path: `/config/devices/device/${station.deviceId}`,
+      },
+    },
+  ];
+  const today = [];
+  for (const port of station.ports) {
+    const e = port.entities;
+    cards.push({
+      type: "heading",
+      heading: t.port(port.number),
+      heading_style: "subtitle",
+      badges: e["sensor.power"] ? [badge(e["sensor.power"])] : [],
+    });
+    if (e["sensor.status"]) {
+      cards.push({
+        type: "tile",
+        entity: e["sensor.status"],
+        name: t.status,
+        grid_options: { columns: 6, rows: 1 },
+      });
+    }
+    if (e["switch.charging"]) {
+      cards.push({
+        type: "tile",
+        entity: e["switch.charging"],
+        name: t.charging,
+        features: [{ type: "toggle" }],
+        grid_options: { columns: 6, rows: 2 },
+      });
+    }
+    if (e["sensor.session_energy"]) {
+      cards.push({
+        type: "tile",
+        entity: e["sensor.session_energy"],
+        name: t.session_energy,
+        grid_options: { columns: 6, rows: 1 },
+      });
+    }
+    if (e["sensor.lifetime_energy"]) {
+      today.push({
+        type: "statistic",
+        entity: e["sensor.lifetime_energy"],
+        name: t.today(port.number),
+        period: { calendar: { period: "day" } },
+        stat_type: "change",
+        grid_options: { columns: 6, rows: 2 },
+      });
+    }
+  }
+  if (today.length) {
+    cards.push({ type: "heading", heading: t.energy_today, heading_style: "subtitle" }, ...today);
+  }
+  return { type: "grid", cards };
+}
+
+function portsView(stations, t) {
+  const sections = stations.length
+    ? stations.map((station) => stationSection(station, t))
+    : [{ type: "grid", cards: [{ type: "markdown", content: t.no_station }] }];
+  return {
+    title: t.ports,
+    path: "ports",
+    icon: "mdi:ev-station",
+    type: "sections",
+    max_columns: 4,
+    sections,
+  };
+}
+
+function energyView(stations, t, days) {
+  const entities = [];
+  for (const station of stations) {
+    for (const port of station.ports) {
+      const entity = port.entities["sensor.lifetime_energy"];
+      if (entity) entities.push({ entity, name: `${station.stationId || station.name} ${t.port(port.number)}` });
+    }
+  }
+  return {
+    title: t.energy,
+    path: "energy",
+    icon: "mdi:lightning-bolt",
+    type: "sections",
+    max_columns: 2,
+    sections: [
+      {
+        type: "grid",
+        cards: [
+          {
+            type: "statistics-graph",
+            title: t.energy_per_day,
+            entities,
+            stat_types: ["change"],
+            chart_type: "bar",
+            period: "day",
+            days_to_show: days,
+            grid_options: { columns: 12, rows: 8 },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+class IotZinxPortsDashboardStrategy extends HTMLElement {
+  static async generate(config, hass) {
+    const t = texts(hass);
+    const stations = await collectStations(hass);
+    const views = [portsView(stations, t)];
+    if (config.show_energy_view !== false && stations.some((s) => s.ports.length)) {
+      views.push(energyView(stations, t, Number(config.energy_days) || 7));
+    }
+    return { title: config.title || t.title, views };
+  }
+}
+
+if (!customElements.get("ll-strategy-dashboard-iot-zinx-ports")) {
+  customElements.define("ll-strategy-dashboard-iot-zinx-ports", IotZinxPortsDashboardStrategy);
+  // eslint-disable-next-line no-console
+  console.info(`iot-zinx-ports dashboard strategy ${VERSION}`);
+}
