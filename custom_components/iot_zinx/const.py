@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Final
 
 DOMAIN: Final = "iot_zinx"
@@ -51,3 +52,50 @@ def signal_new_station(entry_id: str) -> str:
 def signal_station_update(entry_id: str, device_id: str) -> str:
     """Dispatcher signal sent whenever anything of one station changed; no payload."""
     return f"{DOMAIN}_station_update_{entry_id}_{device_id}"
+
+
+# --- UI surface: option choices and bounds, actions -------------------------------------------
+
+LOGGER: Final = logging.getLogger(__package__)
+
+CHARGE_MODES: Final = ("full", "time", "energy")
+CARD_POLICIES: Final = (CARD_POLICY_ACCEPT_ALL, CARD_POLICY_ALLOW_LIST, CARD_POLICY_REFUSE_ALL)
+ADMISSIONS: Final = (ADMISSION_ANY, ADMISSION_ALLOW_LIST)
+
+# The station's heartbeat period is 3 min by default but configurable (0x83); below one minute
+# a healthy station would flap offline, above an hour a dead one would linger as online.
+MIN_HEARTBEAT_TIMEOUT: Final = 60
+MAX_HEARTBEAT_TIMEOUT: Final = 3600
+# 0x82 value is a u16 of seconds (PROTOCOL.md 4), so a timed start is at most 1092 min.
+MAX_CHARGE_MINUTES: Final = 1092
+# 0x82 value is a u16 of 0.01 kWh in energy mode: at most 655.35 kWh.
+MAX_CHARGE_ENERGY_KWH: Final = 655.35
+# 0x82 order numbers are 16 bytes on the wire; we accept readable ASCII up to that length.
+MAX_ORDER_NUMBER_LENGTH: Final = 16
+
+# Action names and fields (services.yaml).
+SERVICE_START_CHARGING: Final = "start_charging"
+SERVICE_STOP_CHARGING: Final = "stop_charging"
+SERVICE_MODIFY_CHARGING: Final = "modify_charging"
+SERVICE_QUERY_STATUS: Final = "query_status"
+SERVICE_REBOOT: Final = "reboot"
+SERVICE_SET_LIMITS: Final = "set_limits"
+
+ATTR_STATION_ID: Final = "station_id"
+ATTR_PORT: Final = "port"
+ATTR_MODE: Final = "mode"
+ATTR_DURATION: Final = "duration"
+ATTR_ENERGY: Final = "energy"
+ATTR_ORDER_NUMBER: Final = "order_number"
+ATTR_MAX_POWER: Final = "max_power"
+ATTR_VALUE: Final = "value"
+ATTR_MAX_DURATION: Final = "max_duration"
+ATTR_OVERLOAD_POWER: Final = "overload_power"
+ATTR_OVER_VOLTAGE: Final = "over_voltage"
+ATTR_UNDER_VOLTAGE: Final = "under_voltage"
+
+# 0x8A modify-charging modes (PROTOCOL.md 4): the action's names for the wire values.
+MODIFY_MODES: Final = {"time": 0, "time_stop_full": 1, "energy_stop_full": 2}
+
+# Repair issue raised while the listener cannot bind its port (one per config entry).
+ISSUE_CANNOT_BIND: Final = "cannot_bind"

@@ -1,0 +1,98 @@
+"""The iot_zinx integration: Home Assistant as the server of AP3000 charging stations."""
+
+from __future__ import annotations
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_HOST, CONF_PORT, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv, issue_registry as ir
+from homeassistant.helpers.device_registry import DeviceEntry
+from homeassistant.helpers.typing import ConfigType
+
+from .const import DOMAIN, ISSUE_CANNOT_BIND, LOGGER
+from .hub import IotZinxHub, async_remove_storage
+from .services import async_setup_services
+
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+type IotZinxConfigEntry = ConfigEntry[IotZinxHub]
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions once, whatever the number of station servers."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> bool:
+    """Bind the station server and add the platforms."""
+    hub = IotZinxHub(hass, entry)
+    issue_id = f"{ISSUE_CANNOT_BIND}_{entry.entry_id}"
+    try:
+        await hub.async_start()
+    except OSError as err:
+        placeholders = {
+            "host": str(entry.data[CONF_HOST]),
+            "port": str(entry.data[CONF_PORT]),
+            "error": str(err),
+        }
+        # A repair issue as well as the retry: without a listener no station can connect,
+        # which the user would otherwise only notice by its absence.
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_CANNOT_BIND,
+            translation_placeholders=placeholders,
+        )
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key=ISSUE_CANNOT_BIND,
+            translation_placeholders=placeholders,
+        ) from err
+    ir.async_delete_issue(hass, DOMAIN, issue_id)
+    # The hub stops itself on EVENT_HOMEASSISTANT_STOP (entries are not unloaded then):
+    # stations get their device_offline (system_shutdown) and the orders are saved.
+    entry.runtime_data = hub
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    LOGGER.debug("Station server listening on %s:%s", entry.data[CONF_HOST], hub.server.port)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> bool:
+    """Remove the platforms and close the listener and every station connection."""
+    if unload_ok := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        await entry.runtime_data.async_stop()
+    return unload_ok
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> None:
+    """Forget a deleted entry's persisted orders and energy, and its repair issue."""
+    ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_CANNOT_BIND}_{entry.entry_id}")
+    await async_remove_storage(hass, entry.entry_id)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: IotZinxConfigEntry, device_entry: DeviceEntry
+) -> bool:
+    """Let the user delete a station, but only while it is offline.
+
+    An online station would come straight back with its next heartbeat; removing an
+    offline one also forgets its persisted state (lifetime energy, open orders).
+    """
+    hub = entry.runtime_data
+    return all(
+        hub.async_remove_station(device_id)
+        for domain, device_id in device_entry.identifiers
+        if domain == DOMAIN
+    )

@@ -1,0 +1,34 @@
+"""Diagnostics of the iot_zinx integration: options, stations and server counters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_CARD_ALLOW_LIST
+
+if TYPE_CHECKING:
+    from . import IotZinxConfigEntry
+
+# A SIM's ICCID (and a host module's IMEI) identify a subscriber; card ids are what a
+# swipe presents to start charging at someone's expense.
+TO_REDACT = {CONF_CARD_ALLOW_LIST, "iccid", "imei", "card_id", "card_number"}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: IotZinxConfigEntry
+) -> dict[str, Any]:
+    """The entry's configuration and the hub's view of its stations and server."""
+    return async_redact_data(
+        {
+            "entry": {
+                "title": entry.title,
+                "data": dict(entry.data),
+                "options": dict(entry.options),
+            },
+            "hub": entry.runtime_data.diagnostics(),
+        },
+        TO_REDACT,
+    )

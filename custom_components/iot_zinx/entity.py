@@ -1,0 +1,163 @@
+"""Base entities of the iot_zinx integration, and the dynamic adding of stations and ports.
+
+Ports are entities *on the station's device* ("Port 3 power"), not child devices: an operator
+with a thousand 16-port stations would otherwise get sixteen thousand extra devices, each
+holding a handful of entities, cluttering the device list and the registry while adding
+nothing a name prefix does not already say. A station is what an installer mounts, points
+at the server, reboots and removes, so the station is the device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import DOMAIN, signal_new_station, signal_station_update
+
+if TYPE_CHECKING:
+    from . import IotZinxConfigEntry
+    from .hub import IotZinxHub
+    from .models import PortState, StationState
+
+
+def is_charging_station(station: StationState) -> bool:
+    """A charging station proper, not a host gateway (kind 09/0A).
+
+    Hosts relay sub-stations: they send no 0x21 heartbeat of their own, so no mains voltage
+    or temperature, and take host commands (0x31) instead of 0x81/0x87 (PROTOCOL.md 3, 4).
+    """
+    return not station.is_host
+
+
+class IotZinxEntity(Entity):
+    """An entity of one station: push-updated, unavailable while the station is offline."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, hub: IotZinxHub, device_id: str, description: EntityDescription) -> None:
+        """Attach the entity to the station's device."""
+        self.hub = hub
+        self.device_id = device_id
+        self.entity_description = description
+        self._attr_unique_id = f"{device_id}_{description.key}"
+        # Identifiers only: the hub owns the device's name, model and firmware in the
+        # registry and updates them when a station re-registers.
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, device_id)})
+
+    @property
+    def station(self) -> StationState | None:
+        """The station's live state; ``None`` once the station was removed."""
+        return self.hub.stations.get(self.device_id)
+
+    @property
+    def available(self) -> bool:
+        """A station's readings are stale while it is offline, so they are unavailable."""
+        return (station := self.station) is not None and station.online
+
+    async def async_added_to_hass(self) -> None:
+        """Write the state whenever the hub reports a change of the station."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                signal_station_update(self.hub.entry.entry_id, self.device_id),
+                self.async_write_ha_state,
+            )
+        )
+
+
+class IotZinxPortEntity(IotZinxEntity):
+    """An entity of one port of a station, named "Port {port} ..." by its translation."""
+
+    def __init__(
+        self, hub: IotZinxHub, device_id: str, port: int, description: EntityDescription
+    ) -> None:
+        """Attach the entity to the station's device, keyed by the 1-based port number."""
+        super().__init__(hub, device_id, description)
+        self.port_number = port
+        self._attr_unique_id = f"{device_id}_port{port}_{description.key}"
+        self._attr_translation_placeholders = {"port": str(port)}
+
+    @property
+    def port(self) -> PortState | None:
+        """The port's live state; ``None`` until the station reported anything about it."""
+        return None if (station := self.station) is None else station.ports.get(self.port_number)
+
+
+@dataclass(slots=True)
+class _KnownStation:
+    """What one platform already created for one station."""
+
+    state: StationState
+    ports: set[int]
+    unsubscribe: Callable[[], None]
+
+
+@callback
+def async_add_station_entities(
+    hass: HomeAssistant,
+    entry: IotZinxConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    station_entities: Callable[[IotZinxHub, StationState], Iterable[Entity]],
+    port_entities: Callable[[IotZinxHub, StationState, int], Iterable[Entity]],
+) -> None:
+    """Add a platform's entities for every station and port, now and whenever one appears.
+
+    Stations appear when they first talk (``signal_new_station``); ports when the station
+    tells its port count (register or heartbeat), and again if it later reports more.
+    """
+    hub = entry.runtime_data
+    known: dict[str, _KnownStation] = {}
+
+    @callback
+    def add_ports(device_id: str) -> None:
+        if (station := hub.stations.get(device_id)) is None or device_id not in known:
+            return
+        numbers = set(range(1, station.port_count + 1)) | set(station.ports)
+        if new := sorted(numbers - known[device_id].ports):
+            known[device_id].ports.update(new)
+            async_add_entities(
+                [entity for port in new for entity in port_entities(hub, station, port)]
+            )
+
+    @callback
+    def add_station(device_id: str) -> None:
+        station = hub.stations[device_id]
+        if (previous := known.get(device_id)) is not None:
+            if previous.state is station:
+                return
+            # The station was removed and came back as a new state object; its old
+            # entities went with the removed device, so add them again.
+            previous.unsubscribe()
+        known[device_id] = _KnownStation(
+            state=station,
+            ports=set(),
+            unsubscribe=async_dispatcher_connect(
+                hass,
+                signal_station_update(entry.entry_id, device_id),
+                partial(add_ports, device_id),
+            ),
+        )
+        async_add_entities(list(station_entities(hub, station)))
+        add_ports(device_id)
+
+    @callback
+    def unsubscribe_all() -> None:
+        for record in known.values():
+            record.unsubscribe()
+
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, signal_new_station(entry.entry_id), add_station)
+    )
+    entry.async_on_unload(unsubscribe_all)
+    for device_id in list(hub.stations):
+        add_station(device_id)

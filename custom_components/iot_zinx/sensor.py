@@ -1,0 +1,256 @@
+"""Sensors of the iot_zinx integration: station readings and per-port metering."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfPower,
+    UnitOfTemperature,
+    UnitOfTime,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from .entity import (
+    IotZinxEntity,
+    IotZinxPortEntity,
+    async_add_station_entities,
+    is_charging_station,
+)
+from .protocol.codes import PortStatus
+
+if TYPE_CHECKING:
+    from . import IotZinxConfigEntry
+    from .hub import IotZinxHub
+    from .models import PortState, StationState
+
+# Push only: nothing is fetched, so nothing needs to be throttled.
+PARALLEL_UPDATES = 0
+
+# PROTOCOL.md 7.1 -> the translated enum states. Codes the table does not list read
+# "unknown" rather than failing, as stations invent codes faster than documents list them.
+PORT_STATUS_STATES: dict[int, str] = {
+    PortStatus.IDLE: "idle",
+    PortStatus.CHARGING: "charging",
+    PortStatus.PLUGGED_NOT_STARTED: "plugged",
+    PortStatus.PLUGGED_FULL: "full",
+    PortStatus.CANNOT_METER: "cannot_meter",
+    PortStatus.FLOAT_CHARGING: "float_charging",
+    PortStatus.MEMORY_DAMAGED: "memory_damaged",
+    PortStatus.CONTACT_STUCK: "contact_stuck",
+    PortStatus.POOR_CONTACT_OR_FUSE: "poor_contact",
+    PortStatus.RELAY_WELDED: "relay_welded",
+    PortStatus.HALL_SENSOR_BROKEN: "hall_sensor_broken",
+    PortStatus.PRECHECK_RELAY_OR_FUSE: "precheck_relay_or_fuse",
+    PortStatus.PRECHECK_SHORT_CIRCUIT: "precheck_short_circuit",
+    PortStatus.PRECHECK_RELAY_WELDED: "precheck_relay_welded",
+    PortStatus.CARD_READER_BROKEN: "card_reader_broken",
+    PortStatus.DETECTION_CIRCUIT_FAULT: "detection_circuit_fault",
+}
+PORT_STATUS_UNKNOWN = "unknown"
+
+
+def _port_status(port: PortState) -> str | None:
+    if port.status is None:
+        return None
+    return PORT_STATUS_STATES.get(port.status, PORT_STATUS_UNKNOWN)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IotZinxStationSensorDescription(SensorEntityDescription):
+    """A sensor of the station as a whole."""
+
+    value_fn: Callable[[StationState], StateType | datetime]
+    exists_fn: Callable[[StationState], bool] = lambda _: True
+
+
+@dataclass(frozen=True, kw_only=True)
+class IotZinxPortSensorDescription(SensorEntityDescription):
+    """A sensor of one port."""
+
+    value_fn: Callable[[PortState], StateType]
+
+
+STATION_SENSORS: tuple[IotZinxStationSensorDescription, ...] = (
+    IotZinxStationSensorDescription(
+        key="voltage",
+        device_class=SensorDeviceClass.VOLTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        suggested_display_precision=1,
+        exists_fn=is_charging_station,
+        value_fn=lambda station: station.voltage_v,
+    ),
+    IotZinxStationSensorDescription(
+        key="temperature",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        suggested_display_precision=0,
+        exists_fn=is_charging_station,
+        value_fn=lambda station: station.temperature_c,
+    ),
+    # The radio signal between a sub-station and its host (0 when wired): a unitless
+    # level, hence no signal-strength device class (that one requires dB or dBm).
+    IotZinxStationSensorDescription(
+        key="signal",
+        translation_key="signal",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda station: station.signal,
+    ),
+    IotZinxStationSensorDescription(
+        key="last_heartbeat",
+        translation_key="last_heartbeat",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda station: station.last_heartbeat,
+    ),
+    IotZinxStationSensorDescription(
+        key="iccid",
+        translation_key="iccid",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda station: station.iccid,
+    ),
+)
+
+PORT_SENSORS: tuple[IotZinxPortSensorDescription, ...] = (
+    IotZinxPortSensorDescription(
+        key="status",
+        translation_key="port_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=[*PORT_STATUS_STATES.values(), PORT_STATUS_UNKNOWN],
+        value_fn=_port_status,
+    ),
+    IotZinxPortSensorDescription(
+        key="power",
+        translation_key="port_power",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=1,
+        value_fn=lambda port: port.power_w,
+    ),
+    IotZinxPortSensorDescription(
+        key="current",
+        translation_key="port_current",
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        suggested_display_precision=2,
+        entity_registry_enabled_default=False,
+        value_fn=lambda port: port.current_a,
+    ),
+    IotZinxPortSensorDescription(
+        key="session_energy",
+        translation_key="port_session_energy",
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=2,
+        value_fn=lambda port: port.session_energy_kwh,
+    ),
+    # Finished orders plus the running one, persisted by the hub across restarts: the
+    # sensor to pick in the Energy dashboard.
+    IotZinxPortSensorDescription(
+        key="lifetime_energy",
+        translation_key="port_lifetime_energy",
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=2,
+        value_fn=lambda port: port.lifetime_energy_kwh,
+    ),
+    IotZinxPortSensorDescription(
+        key="session_duration",
+        translation_key="port_session_duration",
+        device_class=SensorDeviceClass.DURATION,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_unit_of_measurement=UnitOfTime.MINUTES,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=False,
+        value_fn=lambda port: port.session_duration_s,
+    ),
+    IotZinxPortSensorDescription(
+        key="temperature",
+        translation_key="port_temperature",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=False,
+        value_fn=lambda port: port.port_temperature_c,
+    ),
+    IotZinxPortSensorDescription(
+        key="order",
+        translation_key="port_order",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda port: None if port.order is None else port.order.order_number,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: IotZinxConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add sensors for every station and port, as they appear."""
+
+    def station_entities(hub: IotZinxHub, station: StationState) -> list[SensorEntity]:
+        return [
+            IotZinxStationSensor(hub, station.device_id, description)
+            for description in STATION_SENSORS
+            if description.exists_fn(station)
+        ]
+
+    def port_entities(hub: IotZinxHub, station: StationState, port: int) -> list[SensorEntity]:
+        return [
+            IotZinxPortSensor(hub, station.device_id, port, description)
+            for description in PORT_SENSORS
+        ]
+
+    async_add_station_entities(hass, entry, async_add_entities, station_entities, port_entities)
+
+
+class IotZinxStationSensor(IotZinxEntity, SensorEntity):
+    """A sensor of a station."""
+
+    entity_description: IotZinxStationSensorDescription
+
+    @property
+    def native_value(self) -> StateType | datetime:
+        """The current reading."""
+        if (station := self.station) is None:
+            return None
+        return self.entity_description.value_fn(station)
+
+
+class IotZinxPortSensor(IotZinxPortEntity, SensorEntity):
+    """A sensor of a port."""
+
+    entity_description: IotZinxPortSensorDescription
+
+    @property
+    def native_value(self) -> StateType:
+        """The current reading."""
+        if (port := self.port) is None:
+            return None
+        return self.entity_description.value_fn(port)

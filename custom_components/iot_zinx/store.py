@@ -1,0 +1,253 @@
+"""What the hub keeps across restarts: the order book and the stations it knows.
+
+A station stores a settlement until the gateway acknowledges it and sends it again after a
+power cut (PROTOCOL.md 3, 0x03), so a settlement can arrive after Home Assistant restarted.
+To still attribute it to its order (the start time of ``charging_end``), to count its energy
+once, and to recognise a resend, the open orders, the settled energy per port and the ids
+already processed are saved with a ``Store`` (``iot_zinx.<entry_id>``), together with the
+stations' identity so that their entities exist, unavailable, before they reconnect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import logging
+from typing import Final, TypedDict
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.storage import Store
+
+from .const import DOMAIN
+from .models import Order, StationState
+
+_LOGGER = logging.getLogger(__name__)
+
+STORAGE_VERSION: Final = 1
+# Seconds the store waits for more changes before writing: a busy station sends a 0x06 per
+# port every few minutes, which need not each cost a disk write.
+SAVE_DELAY: Final = 10
+# How many settlement ids and ended orders are remembered to recognise a resent settlement
+# (resent every 30 min until acknowledged, kept across power cuts): far more than a station
+# can have outstanding.
+MAX_RECENT: Final = 1000
+# Open orders whose settlement never came (a station replaced, its memory cleared) are
+# forgotten, oldest first, beyond this many.
+MAX_OPEN_ORDERS: Final = 2000
+
+
+class _StoredOrder(TypedDict):
+    device_id: str
+    order_number: str
+    order_no: str  # hex
+    port: int
+    started_at: float
+    start_mode: int
+    charging_end_sent: bool
+    energy_kwh: float
+
+
+class _StoredPort(TypedDict):
+    finished_kwh: float
+    lifetime_kwh: float
+
+
+class _StoredStation(TypedDict):
+    physical_id: int
+    port_count: int
+    firmware: int | None
+    device_type: int | None
+    work_mode: int | None
+    iccid: str | None
+    host_device_id: str | None
+    ports: dict[str, _StoredPort]
+
+
+class StoredData(TypedDict):
+    """The JSON document of one config entry."""
+
+    stations: dict[str, _StoredStation]
+    orders: list[_StoredOrder]
+    settlement_ids: list[str]
+    ended_orders: list[str]
+
+
+def order_key(device_id: str, order_no: bytes) -> str:
+    """How the book names an order: order numbers are unique per station only."""
+    return f"{device_id}:{order_no.hex()}"
+
+
+def _remember(recent: dict[str, None], key: str) -> None:
+    """Add to an insertion-ordered set, forgetting the oldest beyond MAX_RECENT."""
+    recent[key] = None
+    while len(recent) > MAX_RECENT:
+        del recent[next(iter(recent))]
+
+
+class OrderBook:
+    """Open orders, the settled energy of each port, and what was already settled."""
+
+    def __init__(self) -> None:
+        """Start empty; ``HubStore.async_load`` fills it."""
+        # By order_key. A port's ``order`` is the one it runs now; an older one stays here
+        # until its settlement arrives.
+        self.orders: dict[str, Order] = {}
+        # (device_id, port) -> kWh of the settled orders.
+        self.settled_kwh: dict[tuple[str, int], float] = {}
+        self._settlement_ids: dict[str, None] = {}
+        self._ended: dict[str, None] = {}
+
+    def open(self, key: str, order: Order) -> None:
+        """Add (or keep) an open order."""
+        self.orders[key] = order
+        while len(self.orders) > MAX_OPEN_ORDERS:
+            oldest = next(iter(self.orders))
+            _LOGGER.debug("Forgetting order %s, never settled", oldest)
+            del self.orders[oldest]
+
+    def is_ended(self, key: str) -> bool:
+        """Whether the order's charging_end was sent."""
+        return key in self._ended
+
+    def end(self, key: str) -> None:
+        """Record that the order's charging_end was sent."""
+        _remember(self._ended, key)
+
+    def first_settlement(self, settlement_id: str) -> bool:
+        """True the first time a settlement id is seen, then False (a resend)."""
+        if settlement_id in self._settlement_ids:
+            return False
+        _remember(self._settlement_ids, settlement_id)
+        return True
+
+    @property
+    def recent_settlements(self) -> int:
+        """How many settlement ids are remembered."""
+        return len(self._settlement_ids)
+
+    def add_settled(self, device_id: str, port: int, energy_kwh: float) -> None:
+        """Count a settled order's energy in its port's total."""
+        key = (device_id, port)
+        self.settled_kwh[key] = self.settled_kwh.get(key, 0.0) + energy_kwh
+
+    def forget_station(self, device_id: str) -> None:
+        """Drop a removed station's open orders and energy."""
+        prefix = f"{device_id}:"
+        for key in [key for key in self.orders if key.startswith(prefix)]:
+            del self.orders[key]
+        for energy_key in [key for key in self.settled_kwh if key[0] == device_id]:
+            del self.settled_kwh[energy_key]
+
+    def dump(self, stations: dict[str, StationState]) -> StoredData:
+        """The JSON document of the book and the stations."""
+        return {
+            "stations": {
+                device_id: {
+                    "physical_id": station.physical_id,
+                    "port_count": station.port_count,
+                    "firmware": station.firmware,
+                    "device_type": station.device_type,
+                    "work_mode": station.work_mode,
+                    "iccid": station.iccid,
+                    "host_device_id": station.host_device_id,
+                    "ports": {
+                        str(number): {
+                            "finished_kwh": self.settled_kwh.get((device_id, number), 0.0),
+                            "lifetime_kwh": port.lifetime_energy_kwh,
+                        }
+                        for number, port in station.ports.items()
+                    },
+                }
+                for device_id, station in stations.items()
+            },
+            "orders": [
+                {
+                    "device_id": key.partition(":")[0],
+                    "order_number": order.order_number,
+                    "order_no": order.order_no.hex(),
+                    "port": order.port,
+                    "started_at": order.started_at,
+                    "start_mode": order.start_mode,
+                    "charging_end_sent": order.charging_end_sent,
+                    "energy_kwh": order.energy_kwh,
+                }
+                for key, order in self.orders.items()
+            ],
+            "settlement_ids": list(self._settlement_ids),
+            "ended_orders": list(self._ended),
+        }
+
+    def restore(self, stored: StoredData, stations: dict[str, StationState]) -> None:
+        """Stations come back offline, with their ports, lifetime energy and open orders."""
+        for device_id, saved in stored["stations"].items():
+            station = stations.setdefault(device_id, StationState(device_id, saved["physical_id"]))
+            station.firmware = saved["firmware"]
+            station.device_type = saved["device_type"]
+            station.work_mode = saved["work_mode"]
+            station.iccid = saved["iccid"]
+            station.host_device_id = saved["host_device_id"]
+            station.port_count = saved["port_count"]
+            for number in range(1, saved["port_count"] + 1):
+                station.port(number)
+            for number_text, energy in saved["ports"].items():
+                number = int(number_text)
+                station.port(number).lifetime_energy_kwh = energy["lifetime_kwh"]
+                self.settled_kwh[(device_id, number)] = energy["finished_kwh"]
+        for item in stored["orders"]:
+            order = Order(
+                order_number=item["order_number"],
+                order_no=bytes.fromhex(item["order_no"]),
+                port=item["port"],
+                started_at=item["started_at"],
+                start_mode=item["start_mode"],
+                charging_end_sent=item["charging_end_sent"],
+                energy_kwh=item["energy_kwh"],
+            )
+            device_id = item["device_id"]
+            self.orders[order_key(device_id, order.order_no)] = order
+            if (owner := stations.get(device_id)) is not None:
+                port = owner.port(order.port)
+                # The latest order of a port is the one it runs.
+                if port.order is None or port.order.started_at <= order.started_at:
+                    port.order = order
+        self._settlement_ids = dict.fromkeys(stored["settlement_ids"])
+        self._ended = dict.fromkeys(stored["ended_orders"])
+
+
+class HubStore:
+    """Loads and saves one entry's order book and stations."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry_id: str,
+        book: OrderBook,
+        stations: dict[str, StationState],
+    ) -> None:
+        """Bind the book and the stations' dict to the entry's store."""
+        self._store: Store[StoredData] = Store(hass, STORAGE_VERSION, _key(entry_id))
+        self._book = book
+        self._stations = stations
+        self._dump: Callable[[], StoredData] = lambda: book.dump(stations)
+
+    async def async_load(self) -> None:
+        """Fill the book and the stations from the store (nothing on a first start)."""
+        if (stored := await self._store.async_load()) is not None:
+            self._book.restore(stored, self._stations)
+
+    @callback
+    def schedule_save(self) -> None:
+        """Save soon, once for a burst of changes (and at Home Assistant's final write)."""
+        self._store.async_delay_save(self._dump, SAVE_DELAY)
+
+    async def async_save(self) -> None:
+        """Save now (the hub is stopping)."""
+        await self._store.async_save(self._dump())
+
+
+def _key(entry_id: str) -> str:
+    return f"{DOMAIN}.{entry_id}"
+
+
+async def async_remove_storage(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete an entry's persisted orders and energy (``async_remove_entry``)."""
+    await Store[StoredData](hass, STORAGE_VERSION, _key(entry_id)).async_remove()
