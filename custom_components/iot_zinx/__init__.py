@@ -11,6 +11,7 @@ from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN, ISSUE_CANNOT_BIND, LOGGER
+from .frontend import async_register_frontend
 from .hub import IotZinxHub, async_remove_storage
 from .services import async_setup_services
 
@@ -27,8 +28,9 @@ type IotZinxConfigEntry = ConfigEntry[IotZinxHub]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions once, whatever the number of station servers."""
+    """Register the actions and the dashboard strategy once, whatever the number of servers."""
     async_setup_services(hass)
+    await async_register_frontend(hass)
     return True
 
 
