@@ -807,3 +807,20 @@ def test_layout_must_name_every_field() -> None:
     assert layout.decoder(b"\x0a\x00\x01") == Probe(2.5, b"\x01")
     with pytest.raises(MessageError, match="Probe payload of 1 bytes"):
         layout.decoder(b"\x0a")
+    # The layout writes the message back: the inverse of the divisor, then the rest.
+    assert Probe(2.5, b"\x01").encode() == b"\x0a\x00\x01"
+
+
+def test_layout_encodes_from_the_declaration() -> None:
+    # Every bound class's encode is the one Message.encode, written from its layout.
+    assert m.Settlement._LAYOUT is m._SETTLEMENT
+    assert m.Settlement.encode is m.Message.encode
+    with pytest.raises(TypeError, match="the converter of value has no known inverse"):
+        m._Layout(m._Field("value", "B", bool))
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Unbound(m.Message):
+        value: int
+
+    with pytest.raises(NotImplementedError, match="Unbound declares no layout"):
+        Unbound(1).encode()

@@ -24,6 +24,10 @@ frozen, slotted dataclass with ``encode()`` (the payload only; ``frame.Frame`` w
 * Decoding is the server's hot path, so decoders build messages without calling the
   dataclass ``__init__``, and most are generated from a declared ``_Layout`` (see "Fast
   construction" below); the messages are the same as the constructor's.
+* A fixed-layout message declares its wire fields once, in a ``_Layout``: its decoder is
+  generated from that declaration and its ``encode`` (``Message.encode``) writes the same
+  declaration back, each field by the inverse of its reading. Only the irregular messages
+  (per-port arrays, length-prefixed data) write ``encode`` and ``decode`` by hand.
 * Card ids are the one big-endian integer of the protocol (see ``_read_card_id``).
 * Every message has a ``command`` (its frame's command byte). Single-command classes define
   ``COMMAND``; the classes that serve several commands (``ResultReply``, ``TimeReply``,
@@ -170,22 +174,11 @@ def _opt_div(raw: int | None, divisor: int) -> float | None:
     return None if raw is None else raw / divisor
 
 
-def _opt_round(value: float | None, factor: int) -> int | None:
-    return None if value is None else round(value * factor)
-
-
-def _opt_fixed(value: bytes | None, size: int, name: str) -> bytes | None:
-    return None if value is None else _fixed(value, size, name)
-
-
-def _opt_padded(text: str | None, size: int, name: str) -> bytes | None:
-    return None if text is None else _padded(text, size, name)
-
-
 class _Tail:
     """Encoding of the optional trailing fields of one layout (PROTOCOL.md section 2).
 
-    The leading fields that are set go on the wire; decoding is ``_Layout``'s.
+    The leading fields that are set go on the wire; decoding is ``_Layout``'s. Used by
+    ``_Layout.encode`` and by the hand-written encoders of 0x01 and 0x02.
     """
 
     __slots__ = ("_layouts", "_names")
@@ -220,6 +213,9 @@ class Message:
     __slots__ = ()
 
     COMMAND: ClassVar[int]
+    # The declared wire layout, set by ``_Layout.bind``; None for the irregular messages,
+    # which write their own ``encode``.
+    _LAYOUT: ClassVar[_Layout | None] = None
 
     @property
     def command(self) -> int:
@@ -227,8 +223,10 @@ class Message:
         return self.COMMAND
 
     def encode(self) -> bytes:
-        """The payload."""
-        raise NotImplementedError
+        """The payload, written from the class's declared ``_Layout``."""
+        if self._LAYOUT is None:
+            raise NotImplementedError(f"{type(self).__name__} declares no layout")
+        return self._LAYOUT.encode(self)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,16 +315,39 @@ def _decoder(cls: type[Any]) -> Callable[..., Any]:
     return cls.decode if decoder is None else decoder
 
 
+# Writes one attribute as the value struct packs: (attribute, "Class.field" for errors).
+type _Writer = Callable[[Any, str], Any]
+
+
 class _Field(NamedTuple):
     """One wire field of a ``_Layout``."""
 
     name: str  # the dataclass field it fills
     fmt: str  # its struct format
     read: int | Callable[[Any], Any] | None = None  # a divisor (scaled units) or a converter
+    write: _Writer | None = None  # the inverse of read, when _writer cannot derive it
+
+
+def _writer(item: _Field) -> _Writer | None:
+    """How ``encode`` writes ``item``: the inverse of its ``read``; ``None``: as it is."""
+    if item.write is not None:
+        return item.write
+    read = item.read
+    if isinstance(read, int):
+        divisor = read  # a named int, so that the lambda sees it narrowed
+        return lambda value, _name: round(value * divisor)
+    if read is _read_card_id:
+        return lambda card_id, _name: _card_id_bytes(card_id)
+    size = int(item.fmt[:-1]) if item.fmt.endswith("s") else 0  # bytes of an "Ns" field
+    if read is _text:
+        return lambda text, name: _padded(text, size, name)
+    if read is None:
+        return (lambda value, name: _fixed(value, size, name)) if size else None
+    raise TypeError(f"the converter of {item.name} has no known inverse: declare its write")
 
 
 class _Layout:
-    """A fixed wire layout: its struct formats for ``encode``, and the decoder made from it.
+    """A fixed wire layout, declared once: the decoder and ``encode`` are both made from it.
 
     The payload holds the ``required`` fields, then the ``optional`` ones appended over the
     protocol's life (each decoded only when the payload holds all of it; it and the later ones
@@ -334,12 +355,13 @@ class _Layout:
     (``trailing``, or a class's variable-length data). ``params`` are fields passed to the
     decoder rather than read (the ``command`` of multi-command classes). A ``_Field.read``
     divisor turns the wire integer into its unit (``2188 / 10``); a function converts the raw
-    value (card ids, NUL-padded text).
+    value (card ids, NUL-padded text). ``encode`` applies the inverse (see ``_writer``).
 
     ``bind``, as a class decorator above ``@dataclass``, generates ``decoder(payload,
     *params)``: the message, or ``MessageError`` when a required field is missing. It decodes
     a payload holding every field itself (one ``unpack_from``, one store per field) and hands
-    a shorter one to the builder generated for its length.
+    a shorter one to the builder generated for its length. It also makes the layout the
+    class's ``_LAYOUT``, which ``Message.encode`` writes.
     """
 
     decoder: Callable[..., Any]
@@ -355,10 +377,9 @@ class _Layout:
         self._required = len(required)
         self._params = tuple(params)
         self._rest = rest
-        self.head = self._struct(self._required)
-        """The required fields, for ``encode``."""
-        self.tail = _Tail(*((item.name, item.fmt) for item in optional))
-        """The optional fields, for ``encode``."""
+        self._writers = tuple((item.name, _writer(item)) for item in self._wire)
+        self._head = self._struct(self._required)
+        self._tail = _Tail(*((item.name, item.fmt) for item in optional))
 
     def _struct(self, count: int) -> Struct:
         """The first ``count`` wire fields."""
@@ -370,7 +391,7 @@ class _Layout:
         if sorted(declared) != sorted(_field_names(cls)):
             raise TypeError(f"the layout of {cls.__name__} does not name its fields")
         signature = ", ".join(("_payload", *self._params))
-        needed = self.head.size
+        needed = self._head.size
 
         def too_short(payload: bytes, *_params: object) -> NoReturn:
             raise _short(cls, payload, needed)
@@ -392,6 +413,7 @@ class _Layout:
             namespace={"_shorter": tuple(shorter)},
         )
         _DECODERS[cls] = self.decoder
+        cls._LAYOUT = self
         return cls
 
     def _builder(
@@ -428,6 +450,34 @@ class _Layout:
         """``decoder(payload, *params)``, typed for ``cls.decode`` (cls: the class bound)."""
         message: M = self.decoder(payload, *params)
         return message
+
+    def encode(self, message: Message) -> bytes:
+        """The payload of ``message`` (of the class bound); ``ValueError`` if a value won't fit.
+
+        The required fields, then the optional ones that are set (``_Tail``), then the rest.
+        Encoding is off the hot path, so this is a plain loop rather than generated code.
+        """
+        owner = type(message).__name__
+        required = self._required
+        # The head is written and packed before the tail is written, so that of two bad
+        # values the earlier one is reported.
+        head = _pack(self._head, *self._values(message, owner, 0, required))
+        tail = self._tail.pack(owner, *self._values(message, owner, required, len(self._wire)))
+        rest: bytes = getattr(message, self._rest)
+        return head + tail + rest
+
+    def _values(self, message: Message, owner: str, start: int, stop: int) -> list[Any]:
+        """The wire values of the fields ``start:stop`` of ``message``."""
+        values = []
+        for index in range(start, stop):
+            name, write = self._writers[index]
+            value = getattr(message, name)
+            # An unset optional field stays None for _Tail; a required one is always written
+            # (None there fails in struct, as any value of the wrong type does).
+            if write is not None and (value is not None or index < self._required):
+                value = write(value, f"{owner}.{name}")
+            values.append(value)
+        return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,14 +554,6 @@ class Register(Message):
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x20 payload."""
         return _REGISTER.decode(cls, payload)
-
-    def encode(self) -> bytes:
-        """The 0x20 payload."""
-        return (
-            _pack(_REGISTER.head, self.firmware, self.port_count, self.virtual_id, self.device_type)
-            + _REGISTER.tail.pack("Register", self.work_mode, self.power_board_version)
-            + self.trailing
-        )
 
 
 _HEARTBEAT_HEAD = Struct("<HB")
@@ -740,7 +782,8 @@ class CardSwipe(Message):
 _new_card_swipe = _fast_constructor(CardSwipe)
 
 
-_SETTLEMENT = _Layout(
+# The base layout of 0x03, which 0x43 has too.
+_SETTLEMENT_BASE = (
     _Field("duration_s", "H"),
     _Field("max_power_w", "H", 10),
     _Field("energy_kwh", "H", 100),
@@ -749,6 +792,9 @@ _SETTLEMENT = _Layout(
     _Field("card_id", "4s", _read_card_id),
     _Field("stop_reason", "B"),
     _Field("order_no", "16s"),
+)
+_SETTLEMENT = _Layout(
+    *_SETTLEMENT_BASE,
     # second_max_power ends the documented base layout; it is optional too because a
     # settlement that failed to decode would never be acknowledged and the station resends it
     # every 30 min forever (section 3, 0x03). timestamp arrived in V8.0, occupancy in V8.5.
@@ -790,29 +836,6 @@ class Settlement(Message):
         """Decode a 0x03 payload."""
         return _SETTLEMENT.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x03 payload."""
-        return (
-            _pack(
-                _SETTLEMENT.head,
-                self.duration_s,
-                round(self.max_power_w * 10),
-                round(self.energy_kwh * 100),
-                self.port,
-                self.start_mode,
-                _card_id_bytes(self.card_id),
-                self.stop_reason,
-                _fixed(self.order_no, ORDER_NO_SIZE, "Settlement.order_no"),
-            )
-            + _SETTLEMENT.tail.pack(
-                "Settlement",
-                _opt_round(self.second_max_power_w, 10),
-                self.timestamp,
-                self.occupancy_min,
-            )
-            + self.trailing
-        )
-
 
 _LEGACY_ORDER = _Layout(
     _Field("port", "B"),
@@ -847,20 +870,6 @@ class LegacyOrderConfirm(Message):
         """Decode a 0x04 payload."""
         return _LEGACY_ORDER.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x04 payload."""
-        return (
-            _pack(
-                _LEGACY_ORDER.head,
-                self.port,
-                self.start_mode,
-                _card_id_bytes(self.card_id),
-                self.duration_s,
-                _fixed(self.order_no, ORDER_NO_SIZE, "LegacyOrderConfirm.order_no"),
-            )
-            + self.trailing
-        )
-
 
 _UPGRADE_REQUEST = _Layout(
     _Field("device_type", "B"), _Field("firmware", "H"), _Field("package_type", "I")
@@ -888,13 +897,6 @@ class UpgradeRequest(Message):
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x05 payload."""
         return _UPGRADE_REQUEST.decode(cls, payload)
-
-    def encode(self) -> bytes:
-        """The 0x05 payload."""
-        return (
-            _pack(_UPGRADE_REQUEST.head, self.device_type, self.firmware, self.package_type)
-            + self.trailing
-        )
 
 
 _POWER = _Layout(
@@ -974,36 +976,6 @@ class PowerHeartbeat(Message):
         """Decode a 0x06 payload."""
         return _POWER.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x06 payload."""
-        return (
-            _pack(
-                _POWER.head,
-                self.port,
-                self.status,
-                self.duration_s,
-                round(self.energy_kwh * 100),
-                self.start_mode,
-                round(self.power_w * 10),
-                round(self.max_power_w * 10),
-                round(self.min_power_w * 10),
-                round(self.avg_power_w * 10),
-                _fixed(self.order_no, ORDER_NO_SIZE, "PowerHeartbeat.order_no"),
-            )
-            + _POWER.tail.pack(
-                "PowerHeartbeat",
-                self.interval_energy_raw,
-                _opt_round(self.peak_power_w, 10),
-                _opt_round(self.voltage_v, 10),
-                _opt_round(self.current_a, 1000),
-                self.ambient_temp_raw,
-                self.port_temp_raw,
-                self.timestamp,
-                self.occupancy_min,
-            )
-            + self.trailing
-        )
-
 
 _HOST_HEARTBEAT = _Layout(
     _Field("firmware", "H"),
@@ -1046,28 +1018,6 @@ class HostHeartbeat(Message):
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x11 payload."""
         return _HOST_HEARTBEAT.decode(cls, payload)
-
-    def encode(self) -> bytes:
-        """The 0x11 payload."""
-        return (
-            _pack(
-                _HOST_HEARTBEAT.head,
-                self.firmware,
-                self.rtc,
-                self.host_time,
-                self.signal,
-                self.module_type,
-                _padded(self.iccid, 20, "HostHeartbeat.iccid"),
-                self.host_type,
-                self.frequency,
-            )
-            + _HOST_HEARTBEAT.tail.pack(
-                "HostHeartbeat",
-                _opt_padded(self.imei, 15, "HostHeartbeat.imei"),
-                _opt_padded(self.module_version, 24, "HostHeartbeat.module_version"),
-            )
-            + self.trailing
-        )
 
 
 # The host document names the 0x17 fields without sizes (section 3). These sizes are an
@@ -1167,29 +1117,6 @@ class HostStatus(Message):
         """Decode a 0x17 payload; never fails."""
         return _HOST_STATUS.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x17 payload."""
-        return (
-            _HOST_STATUS.tail.pack(
-                "HostStatus",
-                self.breaker,
-                self.temperature_raw,
-                self.voltage_raw,
-                self.current_raw,
-                self.energy_raw,
-                self.meter_current_raw,
-                self.meter_energy_raw,
-                self.smoke_alarm,
-                self.alarm_relay,
-                self.leakage_ma,
-                self.live_temp_raw,
-                self.neutral_temp_raw,
-                self.lock_state,
-                self.breaker_style,
-            )
-            + self.trailing
-        )
-
 
 _SUB_STATION = Struct("<BBHI")
 
@@ -1267,13 +1194,6 @@ class LockerHeartbeat(Message):
         """Decode a 0x41 payload."""
         return _LOCKER_HEARTBEAT.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x41 payload."""
-        return (
-            _pack(_LOCKER_HEARTBEAT.head, self.port_count, self.door_bits, self.fan_bits)
-            + self.trailing
-        )
-
 
 _ALARM = _Layout(_Field("alarm_type", "B"), _Field("port", "B"), _Field("trigger_bits", "B"))
 
@@ -1295,21 +1215,8 @@ class Alarm(Message):
         """Decode a 0x42 payload."""
         return _ALARM.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x42 payload."""
-        return _pack(_ALARM.head, self.alarm_type, self.port, self.trigger_bits) + self.trailing
 
-
-_LOCKER_DONE = _Layout(
-    _Field("duration_s", "H"),
-    _Field("max_power_w", "H", 10),
-    _Field("energy_kwh", "H", 100),
-    _Field("port", "B"),
-    _Field("start_mode", "B"),
-    _Field("card_id", "4s", _read_card_id),
-    _Field("stop_reason", "B"),
-    _Field("order_no", "16s"),
-)
+_LOCKER_DONE = _Layout(*_SETTLEMENT_BASE)
 
 
 @_LOCKER_DONE.bind
@@ -1343,23 +1250,6 @@ class LockerChargeDone(Message):
         """Decode a 0x43 payload."""
         return _LOCKER_DONE.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x43 payload."""
-        return (
-            _pack(
-                _LOCKER_DONE.head,
-                self.duration_s,
-                round(self.max_power_w * 10),
-                round(self.energy_kwh * 100),
-                self.port,
-                self.start_mode,
-                _card_id_bytes(self.card_id),
-                self.stop_reason,
-                _fixed(self.order_no, ORDER_NO_SIZE, "LockerChargeDone.order_no"),
-            )
-            + self.trailing
-        )
-
 
 _PORT_NOTICE = _Layout(_Field("notice_type", "B"), _Field("port", "B"), _Field("order_no", "16s"))
 
@@ -1380,18 +1270,6 @@ class PortNotice(Message):
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x44 payload."""
         return _PORT_NOTICE.decode(cls, payload)
-
-    def encode(self) -> bytes:
-        """The 0x44 payload."""
-        return (
-            _pack(
-                _PORT_NOTICE.head,
-                self.notice_type,
-                self.port,
-                _fixed(self.order_no, ORDER_NO_SIZE, "PortNotice.order_no"),
-            )
-            + self.trailing
-        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1418,10 +1296,6 @@ class ResultReply(Message):
         """Decode the reply to ``command``."""
         return _RESULT_REPLY.decode(cls, payload, command)
 
-    def encode(self) -> bytes:
-        """The reply payload."""
-        return _pack(_RESULT_REPLY.head, self.result) + self.trailing
-
 
 _TIME_REPLY = _Layout(_Field("unix_time", "I"), params=("command",))
 
@@ -1442,10 +1316,6 @@ class TimeReply(Message):
     def decode(cls, payload: bytes, *, command: int) -> Self:
         """Decode the reply to ``command``."""
         return _TIME_REPLY.decode(cls, payload, command)
-
-    def encode(self) -> bytes:
-        """The reply payload."""
-        return _pack(_TIME_REPLY.head, self.unix_time) + self.trailing
 
 
 _CARD_REPLY = _Layout(
@@ -1481,20 +1351,6 @@ class CardReply(Message):
         """Decode a 0x02 reply."""
         return _CARD_REPLY.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x02 reply payload."""
-        return (
-            _pack(
-                _CARD_REPLY.head,
-                _card_id_bytes(self.card_id),
-                self.account_status,
-                self.rate_mode,
-                self.balance_or_expiry,
-                self.port,
-            )
-            + self.trailing
-        )
-
 
 _ORDER_CONFIRM_REPLY = _Layout(_Field("port", "B"), _Field("result", "B"))
 
@@ -1514,10 +1370,6 @@ class OrderConfirmReply(Message):
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x04 reply."""
         return _ORDER_CONFIRM_REPLY.decode(cls, payload)
-
-    def encode(self) -> bytes:
-        """The 0x04 reply payload."""
-        return _pack(_ORDER_CONFIRM_REPLY.head, self.port, self.result) + self.trailing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1589,34 +1441,6 @@ class ChargeControl(Message):
         """Decode a 0x82 payload."""
         return _CHARGE.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x82 payload."""
-        return (
-            _pack(
-                _CHARGE.head,
-                self.rate_mode,
-                self.balance_or_expiry,
-                self.port,
-                self.action,
-                self.value,
-                _fixed(self.order_no, ORDER_NO_SIZE, "ChargeControl.order_no"),
-            )
-            + _CHARGE.tail.pack(
-                "ChargeControl",
-                self.max_duration_s,
-                _opt_round(self.max_power_w, 10),
-                self.qr_light,
-                self.long_charge,
-                self.extra_float_time_s,
-                self.skip_short_check,
-                self.ignore_unplug,
-                self.force_auto_stop,
-                self.full_power_w,
-                self.full_power_max_minutes,
-            )
-            + self.trailing
-        )
-
 
 _RUN_PARAMETERS_1 = _Layout(
     _Field("unplug_power_w", "H", 10),
@@ -1651,21 +1475,6 @@ class RunParameters1(Message):
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x83 payload (or a 0x90 read-back)."""
         return _RUN_PARAMETERS_1.decode(cls, payload)
-
-    def encode(self) -> bytes:
-        """The 0x83 payload."""
-        return (
-            _pack(
-                _RUN_PARAMETERS_1.head,
-                round(self.unplug_power_w * 10),
-                self.unplug_time_s,
-                self.float_percent,
-                self.float_detect_time_s,
-                self.float_time_s,
-                self.heartbeat_interval_s,
-            )
-            + self.trailing
-        )
 
 
 _RUN_PARAMETERS_2 = _Layout(
@@ -1721,29 +1530,6 @@ class RunParameters2(Message):
         """Decode a 0x84 payload (or a 0x91 read-back)."""
         return _RUN_PARAMETERS_2.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x84 payload."""
-        return (
-            _pack(
-                _RUN_PARAMETERS_2.head,
-                round(self.dynamic_overload_power_w * 10),
-                self.dynamic_overload_time_s,
-                self.dynamic_overload_start_s,
-                round(self.unplug_interference_power_w * 10),
-                self.unplug_interference_time_s,
-                self.float_second_check_point_s,
-                self.float_second_check_time_s,
-                round(self.min_power_w * 10),
-                self.min_power_check_point_s,
-                self.second_max_power_point_s,
-                self.ambient_alarm_temp_c,
-                self.port_alarm_temp_c,
-                self.unplug_detection,
-            )
-            + _RUN_PARAMETERS_2.tail.pack("RunParameters2", self.qr_light)
-            + self.trailing
-        )
-
 
 _LIMITS = _Layout(
     _Field("max_duration_s", "H"),
@@ -1772,18 +1558,6 @@ class Limits(Message):
         """Decode a 0x85 payload (or a 0x92 read-back)."""
         return _LIMITS.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x85 payload."""
-        return (
-            _pack(_LIMITS.head, self.max_duration_s, round(self.overload_power_w * 10))
-            + _LIMITS.tail.pack(
-                "Limits",
-                _opt_round(self.over_voltage_v, 10),
-                _opt_round(self.under_voltage_v, 10),
-            )
-            + self.trailing
-        )
-
 
 _CARD_KEYS = _Layout(_Field("sector", "B"), _Field("user_key", "6s"), _Field("new_card_key", "6s"))
 CARD_KEY_SIZE = 6
@@ -1808,18 +1582,6 @@ class CardKeys(Message):
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x86 payload (or a 0x93 read-back)."""
         return _CARD_KEYS.decode(cls, payload)
-
-    def encode(self) -> bytes:
-        """The 0x86 payload."""
-        return (
-            _pack(
-                _CARD_KEYS.head,
-                self.sector,
-                _fixed(self.user_key, CARD_KEY_SIZE, "CardKeys.user_key"),
-                _fixed(self.new_card_key, CARD_KEY_SIZE, "CardKeys.new_card_key"),
-            )
-            + self.trailing
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -1859,10 +1621,6 @@ class PlayVoice(Message):
         """Decode a 0x89 payload."""
         return _PLAY_VOICE.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x89 payload."""
-        return _pack(_PLAY_VOICE.head, self.interrupt, self.count) + self.segments
-
 
 _MODIFY_CHARGE = _Layout(_Field("mode", "B"), _Field("port", "B"), _Field("value", "H"))
 
@@ -1888,10 +1646,6 @@ class ModifyCharge(Message):
         """Decode a 0x8A payload."""
         return _MODIFY_CHARGE.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x8A payload."""
-        return _pack(_MODIFY_CHARGE.head, self.mode, self.port, self.value) + self.trailing
-
 
 _READ_EEPROM = _Layout(_Field("address", "H"), _Field("length", "B"))
 
@@ -1911,10 +1665,6 @@ class ReadEeprom(Message):
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x8B payload."""
         return _READ_EEPROM.decode(cls, payload)
-
-    def encode(self) -> bytes:
-        """The 0x8B payload."""
-        return _pack(_READ_EEPROM.head, self.address, self.length) + self.trailing
 
 
 _EEPROM_HEAD = Struct("<HB")
@@ -1962,13 +1712,20 @@ class SetWorkMode(Message):
         """Decode a 0x8D payload."""
         return _SET_WORK_MODE.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x8D payload."""
-        return _pack(_SET_WORK_MODE.head, self.mode) + self.trailing
 
-
-_QR_CODE = _Layout(_Field("screen", "B"), _Field("reserved", "3s"), _Field("text", "72s", _text))
 _QR_TEXT_SIZE = 72
+_QR_CODE = _Layout(
+    _Field("screen", "B"),
+    _Field("reserved", "3s"),
+    # The text may fill 71 of the 72 bytes only: the last must stay 0 (see SetQrCode), and
+    # struct pads the 71 to 72.
+    _Field(
+        "text",
+        f"{_QR_TEXT_SIZE}s",
+        _text,
+        write=lambda text, name: _padded(text, _QR_TEXT_SIZE - 1, name),
+    ),
+)
 _RESERVED_3 = bytes(3)
 
 
@@ -1993,18 +1750,6 @@ class SetQrCode(Message):
         """Decode a 0x8E payload."""
         return _QR_CODE.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x8E payload."""
-        return (
-            _pack(
-                _QR_CODE.head,
-                self.screen,
-                _fixed(self.reserved, 3, "SetQrCode.reserved"),
-                _padded(self.text, _QR_TEXT_SIZE - 1, "SetQrCode.text"),
-            )
-            + self.trailing
-        )
-
 
 _SET_CARD_BILLING_MODE = _Layout(_Field("mode", "B"))
 
@@ -2026,10 +1771,6 @@ class SetCardBillingMode(Message):
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x8F payload."""
         return _SET_CARD_BILLING_MODE.decode(cls, payload)
-
-    def encode(self) -> bytes:
-        """The 0x8F payload."""
-        return _pack(_SET_CARD_BILLING_MODE.head, self.mode) + self.trailing
 
 
 _READ_PARAMETERS = _Layout(params=("command",))
@@ -2056,10 +1797,6 @@ class ReadParameters(Message):
         """Decode the (empty) payload of ``command``."""
         return _READ_PARAMETERS.decode(cls, payload, command)
 
-    def encode(self) -> bytes:
-        """The payload: empty."""
-        return self.trailing
-
 
 _TEMPORARY_QR_SIZE = 200
 _TEMPORARY_QR = _Layout(_Field("text", f"{_TEMPORARY_QR_SIZE}s", _text))
@@ -2080,10 +1817,6 @@ class TemporaryQrCode(Message):
         """Decode a 0x95 payload."""
         return _TEMPORARY_QR.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x95 payload."""
-        return _padded(self.text, _TEMPORARY_QR_SIZE, "TemporaryQrCode.text") + self.trailing
-
 
 _LOCATE = _Layout(_Field("duration_s", "B"))
 
@@ -2103,10 +1836,6 @@ class Locate(Message):
         """Decode a 0x96 payload."""
         return _LOCATE.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x96 payload."""
-        return _pack(_LOCATE.head, self.duration_s) + self.trailing
-
 
 _MUTE = _Layout(_Field("mute", "B"))
 
@@ -2125,10 +1854,6 @@ class Mute(Message):
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x97 payload."""
         return _MUTE.decode(cls, payload)
-
-    def encode(self) -> bytes:
-        """The 0x97 payload."""
-        return _pack(_MUTE.head, self.mute) + self.trailing
 
 
 _LOCKER_RELEASE = _Layout(_Field("port", "B"), _Field("order_no", "16s"))
@@ -2153,17 +1878,6 @@ class LockerRelease(Message):
         """Decode a 0x72 payload."""
         return _LOCKER_RELEASE.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x72 payload."""
-        return (
-            _pack(
-                _LOCKER_RELEASE.head,
-                self.port,
-                _fixed(self.order_no, ORDER_NO_SIZE, "LockerRelease.order_no"),
-            )
-            + self.trailing
-        )
-
 
 _LOCKER_DOOR = _Layout(_Field("function", "B"), _Field("port", "B"))
 
@@ -2183,10 +1897,6 @@ class LockerDoor(Message):
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x98 payload."""
         return _LOCKER_DOOR.decode(cls, payload)
-
-    def encode(self) -> bytes:
-        """The 0x98 payload."""
-        return _pack(_LOCKER_DOOR.head, self.function, self.port) + self.trailing
 
 
 @dataclass(frozen=True, slots=True)
@@ -2240,19 +1950,6 @@ class ChangeServerAddress(Message):
         """Decode a 0x34 payload."""
         return _SERVER_ADDRESS.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x34 payload."""
-        return (
-            _pack(
-                _SERVER_ADDRESS.head,
-                self.port,
-                self.module_type,
-                self.socket_b,
-                _padded(self.address, _SERVER_ADDRESS_SIZE, "ChangeServerAddress.address"),
-            )
-            + self.trailing
-        )
-
 
 _FIRMWARE_PACKET = _Layout(
     _Field("total", "H"), _Field("current", "H"), params=("command",), rest="data"
@@ -2283,10 +1980,6 @@ class FirmwarePacket(Message):
     def decode(cls, payload: bytes, *, command: int) -> Self:
         """Decode a firmware packet of ``command``."""
         return _FIRMWARE_PACKET.decode(cls, payload, command)
-
-    def encode(self) -> bytes:
-        """The packet payload."""
-        return _pack(_FIRMWARE_PACKET.head, self.total, self.current) + self.data
 
 
 @dataclass(frozen=True, slots=True)
@@ -2322,10 +2015,6 @@ class CommandResult(Message):
         """Decode the reply to ``command``."""
         return _COMMAND_RESULT.decode(cls, payload, command)
 
-    def encode(self) -> bytes:
-        """The reply payload."""
-        return _pack(_COMMAND_RESULT.head, self.result) + self.trailing
-
 
 _CHARGE_REPLY = _Layout(
     _Field("result", "B"),
@@ -2353,19 +2042,6 @@ class ChargeControlReply(Message):
         """Decode a 0x82 reply."""
         return _CHARGE_REPLY.decode(cls, payload)
 
-    def encode(self) -> bytes:
-        """The 0x82 reply payload."""
-        return (
-            _pack(_CHARGE_REPLY.head, self.result)
-            + _CHARGE_REPLY.tail.pack(
-                "ChargeControlReply",
-                _opt_fixed(self.order_no, ORDER_NO_SIZE, "ChargeControlReply.order_no"),
-                self.port,
-                self.waiting_ports,
-            )
-            + self.trailing
-        )
-
 
 _EEPROM_READ_REPLY = _Layout(_Field("result", "B"), rest="data")
 
@@ -2384,10 +2060,6 @@ class EepromReadReply(Message):
     def decode(cls, payload: bytes) -> Self:
         """Decode a 0x8B reply."""
         return _EEPROM_READ_REPLY.decode(cls, payload)
-
-    def encode(self) -> bytes:
-        """The 0x8B reply payload."""
-        return _pack(_EEPROM_READ_REPLY.head, self.result) + self.data
 
 
 _FIRMWARE_REPLY = _Layout(_Field("result", "B"), _Field("current", "H"), params=("command",))
@@ -2410,10 +2082,6 @@ class FirmwareReply(Message):
     def decode(cls, payload: bytes, *, command: int) -> Self:
         """Decode the reply to a packet of ``command``."""
         return _FIRMWARE_REPLY.decode(cls, payload, command)
-
-    def encode(self) -> bytes:
-        """The reply payload."""
-        return _pack(_FIRMWARE_REPLY.head, self.result, self.current) + self.trailing
 
 
 # ---------------------------------------------------------------------------------------------
