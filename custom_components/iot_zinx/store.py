@@ -228,6 +228,7 @@ class HubStore:
         self._book = book
         self._stations = stations
         self._dump: Callable[[], StoredData] = lambda: book.dump(stations)
+        self._save_pending = False
 
     async def async_load(self) -> None:
         """Fill the book and the stations from the store (nothing on a first start)."""
@@ -236,11 +237,25 @@ class HubStore:
 
     @callback
     def schedule_save(self) -> None:
-        """Save soon, once for a burst of changes (and at Home Assistant's final write)."""
-        self._store.async_delay_save(self._dump, SAVE_DELAY)
+        """Save SAVE_DELAY after the first unsaved change, once for a burst of changes.
+
+        ``Store.async_delay_save`` alone moves the write later on every call, so a steady
+        trickle of changes (a busy site sends several a second) would never be written
+        before Home Assistant stops, and a crash would lose every open order and the
+        lifetime energy (scripts/fault_restart). Also written at Home Assistant's final write.
+        """
+        if self._save_pending:
+            return
+        self._save_pending = True
+        self._store.async_delay_save(self._dump_pending, SAVE_DELAY)
+
+    def _dump_pending(self) -> StoredData:
+        self._save_pending = False
+        return self._dump()
 
     async def async_save(self) -> None:
         """Save now (the hub is stopping)."""
+        self._save_pending = False
         await self._store.async_save(self._dump())
 
 

@@ -1,0 +1,44 @@
+"""The order book reaches the disk while changes keep coming (a crash loses 10 s at most).
+
+``Store.async_delay_save`` alone moves a pending write later on every call; a site whose
+stations change something every few seconds would then never be saved before a clean stop,
+and a crash (scripts/fault_restart) lost every open order and the lifetime energy. So the
+hub asks for a delayed write once per burst: the first change schedules it, the changes
+after it ride along, and the next change after the write schedules the next one.
+"""
+
+from __future__ import annotations
+
+from unittest.mock import AsyncMock, MagicMock
+
+from homeassistant.core import HomeAssistant
+
+from custom_components.iot_zinx.models import StationState
+from custom_components.iot_zinx.store import SAVE_DELAY, HubStore, OrderBook
+
+
+async def test_one_delayed_write_per_burst(hass: HomeAssistant) -> None:
+    stations: dict[str, StationState] = {}
+    store = HubStore(hass, "entry", OrderBook(), stations)
+    backend = MagicMock()
+    backend.async_save = AsyncMock()
+    store._store = backend
+
+    for _ in range(3):
+        store.schedule_save()
+    backend.async_delay_save.assert_called_once()
+    data_func, delay = backend.async_delay_save.call_args.args
+    assert delay == SAVE_DELAY
+
+    # The write happens (the store calls data_func): the next change schedules a new one.
+    stations["04A228CD"] = StationState("04A228CD", 0x04A228CD)
+    assert set(data_func()["stations"]) == {"04A228CD"}
+    store.schedule_save()
+    store.schedule_save()
+    assert backend.async_delay_save.call_count == 2
+
+    # A save at stop also ends the burst.
+    await store.async_save()
+    backend.async_save.assert_awaited_once()
+    store.schedule_save()
+    assert backend.async_delay_save.call_count == 3
