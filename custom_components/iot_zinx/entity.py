@@ -20,7 +20,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN, signal_new_station, signal_station_update
+from .const import DOMAIN, signal_new_station, signal_port_update, signal_station_update
 
 if TYPE_CHECKING:
     from . import IotZinxConfigEntry
@@ -63,15 +63,15 @@ class IotZinxEntity(Entity):
         """A station's readings are stale while it is offline, so they are unavailable."""
         return (station := self.station) is not None and station.online
 
+    def _update_signal(self) -> str:
+        """The dispatcher signal after which this entity writes its state."""
+        return signal_station_update(self.hub.entry.entry_id, self.device_id)
+
     async def async_added_to_hass(self) -> None:
         """Write the state whenever the hub reports a change of the station."""
         await super().async_added_to_hass()
         self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass,
-                signal_station_update(self.hub.entry.entry_id, self.device_id),
-                self.async_write_ha_state,
-            )
+            async_dispatcher_connect(self.hass, self._update_signal(), self.async_write_ha_state)
         )
 
 
@@ -91,6 +91,10 @@ class IotZinxPortEntity(IotZinxEntity):
     def port(self) -> PortState | None:
         """The port's live state; ``None`` until the station reported anything about it."""
         return None if (station := self.station) is None else station.ports.get(self.port_number)
+
+    def _update_signal(self) -> str:
+        """Only this port's changes (the hub also sends them when the station changes)."""
+        return signal_port_update(self.hub.entry.entry_id, self.device_id, self.port_number)
 
 
 @dataclass(slots=True)

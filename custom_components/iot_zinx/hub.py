@@ -10,7 +10,7 @@ come back through ``async_start_charging`` and its siblings.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 import logging
 import time
@@ -49,6 +49,7 @@ from .const import (
     EVENT_IOT_ZINX,
     MANUFACTURER,
     signal_new_station,
+    signal_port_update,
     signal_station_update,
 )
 from .events import order_number_of
@@ -258,21 +259,29 @@ class IotZinxHub:
             # Its station_online failed (the server logs observer errors): add it now.
             self.station_online(link)
             station = self.stations[link.device_id]
-        if link.iccid is not None:
+        iccid_changed = link.iccid is not None and station.iccid != link.iccid
+        if iccid_changed:
             station.iccid = link.iccid
         now = link.last_seen
+        # Which entities to write: the station's own and every port's (None), or only
+        # some ports' (a 0x06 touches one port, a heartbeat the ports whose status moved).
+        ports: Iterable[int] | None = None
+        station_level = True
         match message:
             case Register():
                 self._on_register(station, link, message)
             case Heartbeat() | LegacyHeartbeat():
-                self._on_heartbeat(station, link, message)
+                ports = self._on_heartbeat(station, link, message)
             case PowerHeartbeat():
                 self._on_power(station, message, now)
+                ports, station_level = (message.port + 1,), iccid_changed
             case Settlement():
                 if not self._on_settlement(station, message, now):
                     return
+                ports, station_level = (message.port + 1,), iccid_changed
             case HostHeartbeat():
                 self._on_host_heartbeat(station, link, message)
+                ports = ()
             case SubStationVersions():
                 for entry in message.entries:
                     sub = self.stations.get(format_physical_id(entry.physical_id))
@@ -283,8 +292,19 @@ class IotZinxHub:
                 return
             case _:
                 # Time requests, upgrade requests, locker frames: nothing the hub shows.
+                if iccid_changed:
+                    self._changed(station, ())
                 return
-        self._changed(station)
+        self._changed(station, ports, station_level=station_level)
+
+    async def settlement_received(self, link: StationLink, settlement: Settlement) -> None:
+        """Process a settlement (once, however often it is resent) and store it.
+
+        The server acknowledges it only when this returns, and the station then forgets it:
+        the store is written first, so a crash cannot lose a settlement.
+        """
+        self.message_received(link, settlement)
+        await self._store.async_save()
 
     async def card_swiped(self, link: StationLink, swipe: CardSwipe) -> CardReply:
         """Decide a card by the configured policy; an accepted card on a port starts it."""
@@ -351,8 +371,10 @@ class IotZinxHub:
 
     def _on_heartbeat(
         self, station: StationState, link: StationLink, message: Heartbeat | LegacyHeartbeat
-    ) -> None:
+    ) -> list[int] | None:
+        """The ports whose state changed (None: maybe every port)."""
         now = link.last_seen
+        count_before = station.port_count
         station.voltage_v = message.voltage_v
         station.temperature_c = message.temperature_c
         station.signal = message.signal
@@ -368,8 +390,14 @@ class IotZinxHub:
             for index, power in enumerate(message.power_w):
                 station.port(index + 1).power_w = power
         self._fire(events.device_heartbeat(link, message, timestamp=now))
-        for index, status in enumerate(message.port_statuses):
-            self._set_port_status(station, index + 1, status, now)
+        changed = [
+            index + 1
+            for index, status in enumerate(message.port_statuses)
+            if self._set_port_status(station, index + 1, status, now)
+        ]
+        if isinstance(message, LegacyHeartbeat) or station.port_count != count_before:
+            return None
+        return changed
 
     def _on_power(self, station: StationState, message: PowerHeartbeat, now: float) -> None:
         number = message.port + 1
@@ -502,13 +530,18 @@ class IotZinxHub:
         for number in range(1, count + 1):
             station.port(number)
 
-    def _set_port_status(self, station: StationState, number: int, status: int, now: float) -> None:
-        """Record a port's status; a change from a known one fires port_heartbeat."""
+    def _set_port_status(self, station: StationState, number: int, status: int, now: float) -> bool:
+        """Record a port's status; a change from a known one fires port_heartbeat.
+
+        True when the port's state changed (its status, or its power zeroed).
+        """
         port = station.port(number)
         previous = port.status
         port.status = status
+        changed = previous != status
         if not codes.is_charging_status(status) and port.power_w:
             # A port that does not charge draws nothing; its last 0x06 figures are stale.
+            changed = True
             port.power_w = 0.0
             if port.current_a is not None:
                 port.current_a = 0.0
@@ -524,6 +557,7 @@ class IotZinxHub:
                     timestamp=now,
                 )
             )
+        return changed
 
     def _count_lifetime(self, station: StationState, port: PortState) -> None:
         """Lifetime energy: the settled orders plus the running one, never decreasing."""
@@ -570,10 +604,24 @@ class IotZinxHub:
         )
 
     @callback
-    def _changed(self, station: StationState) -> None:
-        async_dispatcher_send(
-            self.hass, signal_station_update(self.entry.entry_id, station.device_id)
-        )
+    def _changed(
+        self,
+        station: StationState,
+        ports: Iterable[int] | None = None,
+        *,
+        station_level: bool = True,
+    ) -> None:
+        """Tell the entities: the station's own (``station_level``) and those of ``ports``.
+
+        ``ports=None`` means every port (online, offline, register: availability or the
+        port count may have changed).
+        """
+        entry_id = self.entry.entry_id
+        device_id = station.device_id
+        if station_level:
+            async_dispatcher_send(self.hass, signal_station_update(entry_id, device_id))
+        for number in list(station.ports) if ports is None else ports:
+            async_dispatcher_send(self.hass, signal_port_update(entry_id, device_id, number))
 
     @callback
     def _fire(self, event: events.Envelope) -> None:
@@ -708,7 +756,7 @@ class IotZinxHub:
             port.session_energy_kwh = 0.0
             port.session_duration_s = 0
         self._store.schedule_save()
-        self._changed(station)
+        self._changed(station, (order.port,), station_level=False)
         if link is not None:
             self._fire_now(events.charging_start(link, order, message_id=message_id, timestamp=now))
         return ChargeOutcome(order.order_number, code, desc)

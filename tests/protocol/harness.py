@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 
 from custom_components.iot_zinx.protocol.frame import Frame
 from custom_components.iot_zinx.protocol.link import OfflineReason, StationLink
-from custom_components.iot_zinx.protocol.messages import CardReply, CardSwipe, UpstreamMessage
+from custom_components.iot_zinx.protocol.messages import (
+    CardReply,
+    CardSwipe,
+    Settlement,
+    UpstreamMessage,
+)
 from custom_components.iot_zinx.protocol.stream import Iccid, Link, StreamSplitter
 
 ICCID = "89860413161892009275"
@@ -70,6 +75,12 @@ class Recorder:
         if self.card_reply is not None:
             return self.card_reply
         return CardReply(swipe.card_id, 0, 0, 10000, swipe.port)
+
+    async def settlement_received(self, link: StationLink, settlement: Settlement) -> None:
+        # Recorded as a message: for the tests a settlement is one more upstream message.
+        self.events.append(("message", link.device_id, settlement))
+        if "settlement" in self.failing:
+            raise RuntimeError("observer failure")
 
     def kinds(self, device_id: str | None = None) -> list[str]:
         return [kind for kind, dev, _ in self.events if device_id in (None, dev)]

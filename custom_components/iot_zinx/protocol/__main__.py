@@ -25,7 +25,7 @@ from typing import TextIO
 from .frame import Frame
 from .jsonify import JsonValue, frame_to_dict
 from .link import OfflineReason, ServerConfig, StationLink
-from .messages import CardReply, CardSwipe, UpstreamMessage
+from .messages import CardReply, CardSwipe, Settlement, UpstreamMessage
 from .server import DnyServer
 
 # CardAccountStatus 0 "normal" (PROTOCOL.md 7.4), rate mode 0 "time".
@@ -78,6 +78,9 @@ class Console:
             balance_or_expiry=0,
             port=swipe.port,
         )
+
+    async def settlement_received(self, link: StationLink, settlement: Settlement) -> None:
+        """Nothing to store: the frame logger already printed it, and it is acknowledged."""
 
     # -- loggers -------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from .frame import Frame
-    from .messages import CardReply, CardSwipe, UpstreamMessage
+    from .messages import CardReply, CardSwipe, Settlement, UpstreamMessage
 
 
 class OfflineReason(StrEnum):
@@ -73,22 +73,34 @@ class ServerObserver(Protocol):
     """What the server tells its owner. Called in the event loop; must not block.
 
     ``station_online`` comes before the first ``message_received`` of a physical id on a
-    connection. Automatic replies (0x20, 0x21, 0x01, 0x22, 0x12, 0x03, 0x04) are sent before
+    connection. Automatic replies (0x20, 0x21, 0x01, 0x22, 0x12, 0x04) are sent before
     ``message_received``. A card swipe (0x02) goes to ``card_swiped`` only, and its result
-    is the reply. Exceptions raised here are logged and never break the connection.
+    is the reply. A settlement (0x03) goes to ``settlement_received`` only, and is
+    acknowledged when that returns. Exceptions raised here are logged and never break the
+    connection.
     """
 
     def station_online(self, link: StationLink) -> None:
         """A physical id sent its first admitted frame on a connection."""
 
     def message_received(self, link: StationLink, message: UpstreamMessage) -> None:
-        """An upstream message (everything but 0x02), after the automatic reply."""
+        """An upstream message (everything but 0x02 and 0x03), after the automatic reply."""
 
     def station_offline(self, link: StationLink, reason: OfflineReason) -> None:
         """The link ended; a later frame of the same id brings a new ``station_online``."""
 
     async def card_swiped(self, link: StationLink, swipe: CardSwipe) -> CardReply:
         """Decide a card swipe; the returned reply is sent to the station."""
+        ...
+
+    async def settlement_received(self, link: StationLink, settlement: Settlement) -> None:
+        """Record a settlement (every copy: stations resend until acknowledged).
+
+        The acknowledgement goes out when this returns, and a station deletes a settlement
+        once acknowledged (PROTOCOL.md 3, 0x03): store it durably before returning, or a
+        crash in between loses it for good. Raising sends no acknowledgement, so the
+        station sends it again later.
+        """
         ...
 
 

@@ -40,6 +40,7 @@ from .messages import (
     LegacyOrderConfirm,
     OrderConfirmReply,
     ResultReply,
+    Settlement,
     TimeReply,
     UnknownMessage,
     decode_station_reply,
@@ -673,6 +674,19 @@ class Connection(asyncio.Protocol):
             registry.tasks.add(task)
             task.add_done_callback(registry.tasks.discard)
             return
+        if command == _CMD_SETTLEMENT:
+            assert isinstance(message, Settlement)
+            # Started eagerly: the observer processes the settlement now, before the frames
+            # behind it in the same read (events keep the station's order), and only the
+            # write to storage is awaited.
+            task = asyncio.Task(
+                self._record_settlement(session, frame, message), loop=self.loop, eager_start=True
+            )
+            if task.done():
+                return
+            registry.tasks.add(task)
+            task.add_done_callback(registry.tasks.discard)
+            return
         reply = self._automatic_reply(frame, message, int(now))
         if reply is not None:
             self._reply(session, frame, reply)
@@ -683,9 +697,7 @@ class Connection(asyncio.Protocol):
     ) -> ResultReply | TimeReply | OrderConfirmReply | None:
         """The gateway's own answers (PROTOCOL.md 3 and 6)."""
         command = frame.command
-        if command in (_CMD_REGISTER, _CMD_SETTLEMENT):
-            # 0x03 is acknowledged every time: the station resends a settlement until it
-            # is, and deduplication belongs to whoever processes it (PROTOCOL.md 3).
+        if command == _CMD_REGISTER:
             return ResultReply(command, 0)
         if command == _CMD_HEARTBEAT:
             self._registry.modern_heartbeat.add(frame.physical_id)
@@ -711,6 +723,31 @@ class Connection(asyncio.Protocol):
         # A reply echoes the command and the message id of what it answers (PROTOCOL.md 2).
         out = Frame(frame.physical_id, frame.message_id, frame.command, reply.encode())
         self.send(out, session.link)
+
+    async def _record_settlement(
+        self, session: StationSession, frame: Frame, settlement: Settlement
+    ) -> None:
+        """Acknowledge a settlement once the observer has recorded it.
+
+        Every copy is acknowledged (the station resends until it is, and deduplication
+        belongs to whoever processes it), but only after ``settlement_received`` returned:
+        the station deletes an acknowledged settlement (PROTOCOL.md 3, 0x03).
+        """
+        registry = self._registry
+        try:
+            await registry.observer.settlement_received(session.link, settlement)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # No acknowledgement: the station keeps the settlement and sends it again.
+            registry.stats.observer_errors += 1
+            _LOGGER.exception(
+                "Could not record a settlement of %s; it stays unacknowledged",
+                session.link.device_id,
+            )
+            return
+        if not self.closed and self.stations.get(frame.physical_id) is session:
+            self._reply(session, frame, ResultReply(_CMD_SETTLEMENT, 0))
 
     async def _decide_card(self, session: StationSession, frame: Frame, swipe: CardSwipe) -> None:
         registry = self._registry
