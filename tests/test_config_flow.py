@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from datetime import timedelta
 import socket
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
@@ -21,11 +22,13 @@ from custom_components.iot_zinx.const import (
     CONF_CHARGE_MINUTES,
     CONF_CHARGE_MODE,
     CONF_ELECTRICITY_PRICE,
+    CONF_FORWARD_RETENTION_DAYS,
     CONF_HEARTBEAT_TIMEOUT,
     CONF_SERVICE_PRICE,
     CONF_STATION_ALLOW_LIST,
     DOMAIN,
 )
+from custom_components.iot_zinx.forwarding import DATA_FORWARDING
 
 
 def free_port() -> int:
@@ -67,6 +70,7 @@ OPTIONS_INPUT = {
     CONF_CARD_ALLOW_LIST: ["0a1b2c3d", " 0x0A1B2C3D ", "DEADBEEF", ""],
     CONF_ADMISSION: "allow_list",
     CONF_STATION_ALLOW_LIST: ["04a228cd"],
+    CONF_FORWARD_RETENTION_DAYS: 14,
 }
 
 
@@ -166,7 +170,9 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
         CONF_CARD_ALLOW_LIST: [],
         CONF_ADMISSION: "any",
         CONF_STATION_ALLOW_LIST: [],
+        CONF_FORWARD_RETENTION_DAYS: 7,
     }
+    assert hass.data[DATA_FORWARDING].settings.retention == timedelta(days=7)
 
     result = await hass.config_entries.options.async_configure(result["flow_id"], OPTIONS_INPUT)
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -180,6 +186,8 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
     assert init_integration.state is ConfigEntryState.LOADED
     assert init_integration.runtime_data is not hub_before
     assert init_integration.runtime_data.server.config.heartbeat_timeout == 600.0
+    # The webhook outbox's retention is an option too.
+    assert hass.data[DATA_FORWARDING].settings.retention == timedelta(days=14)
 
     # The next time, the form shows the saved values.
     result = await hass.config_entries.options.async_init(init_integration.entry_id)

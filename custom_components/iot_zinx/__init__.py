@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant
@@ -10,7 +12,15 @@ from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN, ISSUE_CANNOT_BIND, LOGGER
+from .const import (
+    CONF_FORWARD_RETENTION_DAYS,
+    DEFAULT_FORWARD_RETENTION_DAYS,
+    DOMAIN,
+    ISSUE_CANNOT_BIND,
+    LOGGER,
+)
+from .forwarding import DATA_FORWARDING, async_setup_forwarding
+from .forwarding_entities import async_remove_forwarding_device
 from .frontend import async_register_frontend
 from .hub import IotZinxHub, async_remove_storage
 from .services import async_setup_services
@@ -30,6 +40,11 @@ type IotZinxConfigEntry = ConfigEntry[IotZinxHub]
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions and the dashboard strategy once, whatever the number of servers."""
     async_setup_services(hass)
+    # Forwarding outlives the entries (its outbox is Home Assistant's, not a station
+    # server's) and follows Home Assistant's shutdown by itself: it keeps queueing until the
+    # final write, so the device_offline events of the shutdown are delivered after the
+    # next start.
+    await async_setup_forwarding(hass)
     await async_register_frontend(hass)
     return True
 
@@ -66,6 +81,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> b
     # The hub stops itself on EVENT_HOMEASSISTANT_STOP (entries are not unloaded then):
     # stations get their device_offline (system_shutdown) and the orders are saved.
     entry.runtime_data = hub
+    # One outbox serves every entry; the retention is an option of the entry (the last one
+    # set up wins when several entries disagree).
+    hass.data[DATA_FORWARDING].set_retention(
+        timedelta(
+            days=entry.options.get(CONF_FORWARD_RETENTION_DAYS, DEFAULT_FORWARD_RETENTION_DAYS)
+        )
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     LOGGER.debug("Station server listening on %s:%s", entry.data[CONF_HOST], hub.server.port)
     return True
@@ -92,6 +114,9 @@ async def async_remove_config_entry_device(
     An online station would come straight back with its next heartbeat; removing an
     offline one also forgets its persisted state (lifetime energy, open orders).
     """
+    if (allowed := async_remove_forwarding_device(hass, device_entry)) is not None:
+        # A webhook endpoint's service device: removable once its backlog is delivered.
+        return allowed
     hub = entry.runtime_data
     return all(
         hub.async_remove_station(device_id)

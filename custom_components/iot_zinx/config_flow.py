@@ -41,6 +41,7 @@ from .const import (
     CONF_CHARGE_MINUTES,
     CONF_CHARGE_MODE,
     CONF_ELECTRICITY_PRICE,
+    CONF_FORWARD_RETENTION_DAYS,
     CONF_HEARTBEAT_TIMEOUT,
     CONF_SERVICE_PRICE,
     CONF_STATION_ALLOW_LIST,
@@ -50,6 +51,7 @@ from .const import (
     DEFAULT_CHARGE_MINUTES,
     DEFAULT_CHARGE_MODE,
     DEFAULT_ELECTRICITY_PRICE,
+    DEFAULT_FORWARD_RETENTION_DAYS,
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -58,6 +60,7 @@ from .const import (
     LOGGER,
     MAX_CHARGE_ENERGY_KWH,
     MAX_CHARGE_MINUTES,
+    MAX_FORWARD_RETENTION_DAYS,
     MAX_HEARTBEAT_TIMEOUT,
     MIN_HEARTBEAT_TIMEOUT,
 )
@@ -196,6 +199,7 @@ class IotZinxOptionsFlow(OptionsFlowWithReload):
                         **user_input,
                         CONF_HEARTBEAT_TIMEOUT: int(user_input[CONF_HEARTBEAT_TIMEOUT]),
                         CONF_CHARGE_MINUTES: int(user_input[CONF_CHARGE_MINUTES]),
+                        CONF_FORWARD_RETENTION_DAYS: int(user_input[CONF_FORWARD_RETENTION_DAYS]),
                         CONF_CARD_ALLOW_LIST: cards,
                         CONF_STATION_ALLOW_LIST: stations,
                     }
@@ -216,6 +220,7 @@ _DEFAULT_OPTIONS: dict[str, Any] = {
     CONF_CARD_ALLOW_LIST: [],
     CONF_ADMISSION: DEFAULT_ADMISSION,
     CONF_STATION_ALLOW_LIST: [],
+    CONF_FORWARD_RETENTION_DAYS: DEFAULT_FORWARD_RETENTION_DAYS,
 }
 
 
@@ -263,5 +268,6 @@ def _options_schema(values: dict[str, Any]) -> vol.Schema:
             key(CONF_CARD_ALLOW_LIST): TextSelector(TextSelectorConfig(multiple=True)),
             key(CONF_ADMISSION): _select(ADMISSIONS, CONF_ADMISSION),
             key(CONF_STATION_ALLOW_LIST): TextSelector(TextSelectorConfig(multiple=True)),
+            key(CONF_FORWARD_RETENTION_DAYS): _number(1, MAX_FORWARD_RETENTION_DAYS, 1, "d"),
         }
     )

@@ -37,6 +37,12 @@ CARD_POLICY_REFUSE_ALL: Final = "refuse_all"
 DEFAULT_CARD_POLICY: Final = CARD_POLICY_ACCEPT_ALL
 CONF_CARD_ALLOW_LIST: Final = "card_allow_list"
 
+# How long the webhook outbox keeps retrying an undelivered event before it becomes a dead
+# letter (EVENTS.md: beyond the documented three retries, never dropped silently).
+CONF_FORWARD_RETENTION_DAYS: Final = "forward_retention_days"
+DEFAULT_FORWARD_RETENTION_DAYS: Final = 7
+MAX_FORWARD_RETENTION_DAYS: Final = 90
+
 CONF_ADMISSION: Final = "admission"
 ADMISSION_ANY: Final = "any"
 ADMISSION_ALLOW_LIST: Final = "allow_list"

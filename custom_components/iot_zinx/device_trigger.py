@@ -29,6 +29,7 @@ import voluptuous as vol
 
 from .const import DOMAIN, EVENT_IOT_ZINX
 from .events import PORT_EVENT_TYPES, EventType
+from .forwarding_entities import forwarding_endpoint_key
 
 CONF_PORT: Final = "port"
 # PROTOCOL.md section 2: ports 0x00-0x0F on the wire, so 1..16.
@@ -47,7 +48,8 @@ TRIGGER_SCHEMA = DEVICE_TRIGGER_BASE_SCHEMA.extend(
 def _station_id(hass: HomeAssistant, device_id: str) -> str | None:
     """The station's physical id ("04A228CD") of a device of this integration."""
     device = dr.async_get(hass).async_get(device_id)
-    if device is None:
+    if device is None or forwarding_endpoint_key(device) is not None:
+        # A webhook endpoint's service device fires no station events.
         return None
     return next((ident for domain, ident in device.identifiers if domain == DOMAIN), None)
 

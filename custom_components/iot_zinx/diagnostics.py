@@ -8,6 +8,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_CARD_ALLOW_LIST
+from .forwarding import DATA_FORWARDING
 
 if TYPE_CHECKING:
     from . import IotZinxConfigEntry
@@ -29,6 +30,12 @@ async def async_get_config_entry_diagnostics(
                 "options": dict(entry.options),
             },
             "hub": entry.runtime_data.diagnostics(),
+            # The outbox and dead letters of every webhook endpoint (credentials redacted).
+            "forwarding": (
+                manager.diagnostics()
+                if (manager := hass.data.get(DATA_FORWARDING)) is not None
+                else None
+            ),
         },
         TO_REDACT,
     )

@@ -32,6 +32,7 @@ from .entity import (
     async_add_station_entities,
     is_charging_station,
 )
+from .forwarding_entities import async_setup_forwarding_sensors
 from .protocol.codes import PortStatus
 
 if TYPE_CHECKING:
@@ -228,6 +229,8 @@ async def async_setup_entry(
         ]
 
     async_add_station_entities(hass, entry, async_add_entities, station_entities, port_entities)
+    # The webhook endpoints' diagnostic sensors, on one service device per endpoint.
+    await async_setup_forwarding_sensors(hass, entry, async_add_entities)
 
 
 class IotZinxStationSensor(IotZinxEntity, SensorEntity):
