@@ -9,9 +9,13 @@ after it ride along, and the next change after the write schedules the next one.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
 from unittest.mock import AsyncMock, MagicMock
 
 from homeassistant.core import HomeAssistant
+import homeassistant.util.dt as dt_util
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.iot_zinx.models import StationState
 from custom_components.iot_zinx.store import SAVE_DELAY, HubStore, OrderBook
@@ -42,3 +46,19 @@ async def test_one_delayed_write_per_burst(hass: HomeAssistant) -> None:
     backend.async_save.assert_awaited_once()
     store.schedule_save()
     assert backend.async_delay_save.call_count == 3
+
+
+async def test_an_opened_order_brings_the_write_forward(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """A pending delayed write is brought forward when an order opens (schedule_save(0))."""
+    book = OrderBook()
+    stations: dict[str, StationState] = {}
+    store = HubStore(hass, "entry", book, stations)
+    store.schedule_save()
+    await hass.async_block_till_done()
+    assert "iot_zinx.entry" not in hass_storage  # waits SAVE_DELAY
+    store.schedule_save(0)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=1))
+    await hass.async_block_till_done()
+    assert "iot_zinx.entry" in hass_storage

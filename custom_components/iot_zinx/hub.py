@@ -448,6 +448,8 @@ class IotZinxHub:
                 # The station reports an order whose start reply has not come back yet.
                 order.started_at = now - message.duration_s
             self._book.open(key, order)
+            # An open order is what a settlement after a crash needs: store it at once.
+            self._store.schedule_save(0)
         port.order = order
         return order
 
@@ -565,6 +567,7 @@ class IotZinxHub:
         if port.order is not None:
             total += port.order.energy_kwh
         port.lifetime_energy_kwh = max(port.lifetime_energy_kwh, round(total, 2))
+        port.lifetime_confirmed = True
 
     def _find_host(self, station: StationState) -> None:
         """A sub-station shares its host gateway's connection (PROTOCOL.md 1)."""
@@ -755,7 +758,8 @@ class IotZinxHub:
             port.order = order
             port.session_energy_kwh = 0.0
             port.session_duration_s = 0
-        self._store.schedule_save()
+        # An open order is what a settlement after a crash needs: store it at once.
+        self._store.schedule_save(0)
         self._changed(station, (order.port,), station_level=False)
         if link is not None:
             self._fire_now(events.charging_start(link, order, message_id=message_id, timestamp=now))

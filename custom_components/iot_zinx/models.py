@@ -55,6 +55,10 @@ class PortState:
     session_duration_s: int | None = None
     port_temperature_c: int | None = None
     lifetime_energy_kwh: float = 0.0  # finished orders + the running one; persisted by the hub
+    # False after a restart while the running order's energy is only the stored figure,
+    # which can be older than the last one shown before a crash: the lifetime sensor is
+    # unknown until the station reports again, so it never goes backwards.
+    lifetime_confirmed: bool = True
     order: Order | None = None
 
     @property

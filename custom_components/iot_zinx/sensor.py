@@ -176,7 +176,7 @@ PORT_SENSORS: tuple[IotZinxPortSensorDescription, ...] = (
         state_class=SensorStateClass.TOTAL_INCREASING,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=2,
-        value_fn=lambda port: port.lifetime_energy_kwh,
+        value_fn=lambda port: port.lifetime_energy_kwh if port.lifetime_confirmed else None,
     ),
     IotZinxPortSensorDescription(
         key="session_duration",

@@ -209,6 +209,9 @@ class OrderBook:
                 # The latest order of a port is the one it runs.
                 if port.order is None or port.order.started_at <= order.started_at:
                     port.order = order
+                    # Its energy here may be older than what was shown before a crash;
+                    # the station's next report says how far it really got.
+                    port.lifetime_confirmed = False
         self._settlement_ids = dict.fromkeys(stored["settlement_ids"])
         self._ended = dict.fromkeys(stored["ended_orders"])
 
@@ -236,18 +239,19 @@ class HubStore:
             self._book.restore(stored, self._stations)
 
     @callback
-    def schedule_save(self) -> None:
-        """Save SAVE_DELAY after the first unsaved change, once for a burst of changes.
+    def schedule_save(self, delay: float = SAVE_DELAY) -> None:
+        """Save ``delay`` seconds after the first unsaved change, once for a burst of changes.
 
         ``Store.async_delay_save`` alone moves the write later on every call, so a steady
         trickle of changes (a busy site sends several a second) would never be written
         before Home Assistant stops, and a crash would lose every open order and the
-        lifetime energy (scripts/fault_restart). Also written at Home Assistant's final write.
+        lifetime energy (scripts/fault_restart). A shorter delay (an order opened) brings a
+        pending write forward. Also written at Home Assistant's final write.
         """
-        if self._save_pending:
+        if self._save_pending and delay >= SAVE_DELAY:
             return
         self._save_pending = True
-        self._store.async_delay_save(self._dump_pending, SAVE_DELAY)
+        self._store.async_delay_save(self._dump_pending, delay)
 
     def _dump_pending(self) -> StoredData:
         self._save_pending = False
