@@ -221,6 +221,9 @@ class IotZinxHub:
     def station_online(self, link: StationLink) -> None:
         """A physical id sent its first frame on a connection."""
         station, created = self._station(link.device_id, link.physical_id)
+        if station.offline_reason is not None:
+            # Logged once when it went away and once when it is back (not for a newcomer).
+            _LOGGER.info("Station %s is back online from %s", link.device_id, link.remote_addr)
         station.online = True
         station.conn_id = link.conn_id
         station.remote_addr = link.remote_addr
@@ -246,6 +249,8 @@ class IotZinxHub:
     def station_offline(self, link: StationLink, reason: OfflineReason) -> None:
         """The link ended."""
         if (station := self.stations.get(link.device_id)) is not None:
+            if station.online:
+                _LOGGER.info("Station %s is offline (%s)", link.device_id, reason)
             station.online = False
             station.offline_reason = str(reason)
             self._changed(station)
