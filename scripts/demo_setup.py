@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import contextlib
 from dataclasses import dataclass, field
 import json
@@ -659,6 +659,9 @@ class Demo:
     hass_process: subprocess.Popen[bytes] | None = None
     simulator_process: subprocess.Popen[bytes] | None = None
     state: dict[str, Any] = field(default_factory=dict)
+    # Called with the fresh configuration directory before Home Assistant starts (the
+    # benchmarks add a probe component and its configuration.yaml line there).
+    customize: Callable[[Path], None] | None = None
 
     def stop(self) -> None:
         if self.simulator_process is not None:
@@ -672,6 +675,8 @@ class Demo:
         deadline = started + args.timeout
         config: Path = args.config.resolve()
         previous = prepare_config(args)
+        if self.customize is not None:
+            self.customize(config)
         password = previous["password"] if previous else secrets.token_urlsafe(9)
         base = f"http://127.0.0.1:{args.port}"
         hass_log = config / "hass.out.log"

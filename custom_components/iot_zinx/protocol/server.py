@@ -45,6 +45,12 @@ _LOGGER = logging.getLogger(__name__)
 
 # How long stop() lets connections flush their last bytes before aborting them.
 _CLOSE_GRACE = 2.0
+# Connections the kernel completes and queues while the event loop is busy. asyncio's
+# default of 100 overflows when a fleet redials at once after an outage (every module
+# within seconds): the excess SYNs are dropped and retried with growing delays, so stations
+# come back minutes late, or their connects time out. Linux caps it at net.core.somaxconn
+# (4096 by default since 5.4).
+_LISTEN_BACKLOG = 4096
 
 
 class DnyServer:
@@ -101,6 +107,7 @@ class DnyServer:
             self.config.host or None,
             self.config.port,
             reuse_address=True,
+            backlog=_LISTEN_BACKLOG,
         )
         self._port = self._server.sockets[0].getsockname()[1]
         _LOGGER.info("Listening for DNY stations on %s:%d", self.config.host, self._port)
