@@ -229,6 +229,20 @@ class Message:
         return self._LAYOUT.encode(self)
 
 
+class _DeclaredMessage(Message):
+    """A message of one command whose payload is a declared ``_Layout`` (see ``_Layout.bind``)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        """Decode a payload by the class's declared layout (``MessageError`` if too short)."""
+        layout = cls._LAYOUT
+        if layout is None:
+            raise NotImplementedError(f"{cls.__name__} declares no layout")
+        return layout.decode(cls, payload)
+
+
 # ---------------------------------------------------------------------------------------------
 # Fast construction
 #
@@ -532,7 +546,7 @@ _REGISTER = _Layout(
 
 @_REGISTER.bind
 @dataclass(frozen=True, slots=True)
-class Register(Message):
+class Register(_DeclaredMessage):
     """0x20 register, sent at power-up and on every change (reply: ``ResultReply``)."""
 
     COMMAND: ClassVar[int] = 0x20
@@ -549,11 +563,6 @@ class Register(Message):
     def firmware_version(self) -> str:
         """``"V1.26"`` for firmware 126."""
         return firmware_text(self.firmware)
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x20 payload."""
-        return _REGISTER.decode(cls, payload)
 
 
 _HEARTBEAT_HEAD = Struct("<HB")
@@ -808,7 +817,7 @@ _SETTLEMENT = _Layout(
 
 @_SETTLEMENT.bind
 @dataclass(frozen=True, slots=True)
-class Settlement(Message):
+class Settlement(_DeclaredMessage):
     """0x03 settlement of a finished order; resent until acknowledged with ``ResultReply``."""
 
     COMMAND: ClassVar[int] = 0x03
@@ -831,11 +840,6 @@ class Settlement(Message):
         """The card id as 8 upper-case hex digits (``"00000000"`` for online starts)."""
         return _card_hex(self.card_id)
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x03 payload."""
-        return _SETTLEMENT.decode(cls, payload)
-
 
 _LEGACY_ORDER = _Layout(
     _Field("port", "B"),
@@ -848,7 +852,7 @@ _LEGACY_ORDER = _Layout(
 
 @_LEGACY_ORDER.bind
 @dataclass(frozen=True, slots=True)
-class LegacyOrderConfirm(Message):
+class LegacyOrderConfirm(_DeclaredMessage):
     """0x04 order confirmation of pre-2019 stations (reply: ``OrderConfirmReply``)."""
 
     COMMAND: ClassVar[int] = 0x04
@@ -865,11 +869,6 @@ class LegacyOrderConfirm(Message):
         """The card id as 8 upper-case hex digits."""
         return _card_hex(self.card_id)
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x04 payload."""
-        return _LEGACY_ORDER.decode(cls, payload)
-
 
 _UPGRADE_REQUEST = _Layout(
     _Field("device_type", "B"), _Field("firmware", "H"), _Field("package_type", "I")
@@ -878,7 +877,7 @@ _UPGRADE_REQUEST = _Layout(
 
 @_UPGRADE_REQUEST.bind
 @dataclass(frozen=True, slots=True)
-class UpgradeRequest(Message):
+class UpgradeRequest(_DeclaredMessage):
     """0x05 the station asks to be upgraded (no reply)."""
 
     COMMAND: ClassVar[int] = 0x05
@@ -892,11 +891,6 @@ class UpgradeRequest(Message):
     def firmware_version(self) -> str:
         """``"V1.26"`` for firmware 126."""
         return firmware_text(self.firmware)
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x05 payload."""
-        return _UPGRADE_REQUEST.decode(cls, payload)
 
 
 _POWER = _Layout(
@@ -928,7 +922,7 @@ _POWER = _Layout(
 
 @_POWER.bind
 @dataclass(frozen=True, slots=True)
-class PowerHeartbeat(Message):
+class PowerHeartbeat(_DeclaredMessage):
     """0x06 power heartbeat of a charging port, every 5 minutes by default (no reply).
 
     The two temperatures are optional *and* may read "no sensor", so they are kept as wire
@@ -971,11 +965,6 @@ class PowerHeartbeat(Message):
         raw = self.port_temp_raw
         return None if raw is None else temperature_from_wire(raw)
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x06 payload."""
-        return _POWER.decode(cls, payload)
-
 
 _HOST_HEARTBEAT = _Layout(
     _Field("firmware", "H"),
@@ -992,7 +981,7 @@ _HOST_HEARTBEAT = _Layout(
 
 @_HOST_HEARTBEAT.bind
 @dataclass(frozen=True, slots=True)
-class HostHeartbeat(Message):
+class HostHeartbeat(_DeclaredMessage):
     """0x11 host gateway heartbeat, every 30 minutes (no reply). Text fields are NUL-padded."""
 
     COMMAND: ClassVar[int] = 0x11
@@ -1013,11 +1002,6 @@ class HostHeartbeat(Message):
     def firmware_version(self) -> str:
         """``"V1.01"`` for firmware 101."""
         return firmware_text(self.firmware)
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x11 payload."""
-        return _HOST_HEARTBEAT.decode(cls, payload)
 
 
 # The host document names the 0x17 fields without sizes (section 3). These sizes are an
@@ -1048,7 +1032,7 @@ _HOST_STATUS = _Layout(
 
 @_HOST_STATUS.bind
 @dataclass(frozen=True, slots=True)
-class HostStatus(Message):
+class HostStatus(_DeclaredMessage):
     """0x17 host gateway status, best effort (no reply); plain charging hosts fill only part."""
 
     COMMAND: ClassVar[int] = 0x17
@@ -1112,11 +1096,6 @@ class HostStatus(Message):
         raw = self.neutral_temp_raw
         return None if raw is None else temperature_from_wire(raw)
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x17 payload; never fails."""
-        return _HOST_STATUS.decode(cls, payload)
-
 
 _SUB_STATION = Struct("<BBHI")
 
@@ -1179,7 +1158,7 @@ _LOCKER_HEARTBEAT = _Layout(
 
 @_LOCKER_HEARTBEAT.bind
 @dataclass(frozen=True, slots=True)
-class LockerHeartbeat(Message):
+class LockerHeartbeat(_DeclaredMessage):
     """0x41 charging-locker heartbeat (no reply): one bit per port, 1 = door open / fan on."""
 
     COMMAND: ClassVar[int] = 0x41
@@ -1189,18 +1168,13 @@ class LockerHeartbeat(Message):
     fan_bits: int
     trailing: bytes = b""
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x41 payload."""
-        return _LOCKER_HEARTBEAT.decode(cls, payload)
-
 
 _ALARM = _Layout(_Field("alarm_type", "B"), _Field("port", "B"), _Field("trigger_bits", "B"))
 
 
 @_ALARM.bind
 @dataclass(frozen=True, slots=True)
-class Alarm(Message):
+class Alarm(_DeclaredMessage):
     """0x42 alarm (no reply): ``alarm_type`` is codes.AlarmType (section 7.5)."""
 
     COMMAND: ClassVar[int] = 0x42
@@ -1210,18 +1184,13 @@ class Alarm(Message):
     trigger_bits: int
     trailing: bytes = b""
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x42 payload."""
-        return _ALARM.decode(cls, payload)
-
 
 _LOCKER_DONE = _Layout(*_SETTLEMENT_BASE)
 
 
 @_LOCKER_DONE.bind
 @dataclass(frozen=True, slots=True)
-class LockerChargeDone(Message):
+class LockerChargeDone(_DeclaredMessage):
     """0x43 a locker's charge finished, without settlement (no reply): 0x03's base fields.
 
     The vendor's table for 0x43 ends with the order number (no second maximum power), so
@@ -1245,18 +1214,13 @@ class LockerChargeDone(Message):
         """The card id as 8 upper-case hex digits."""
         return _card_hex(self.card_id)
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x43 payload."""
-        return _LOCKER_DONE.decode(cls, payload)
-
 
 _PORT_NOTICE = _Layout(_Field("notice_type", "B"), _Field("port", "B"), _Field("order_no", "16s"))
 
 
 @_PORT_NOTICE.bind
 @dataclass(frozen=True, slots=True)
-class PortNotice(Message):
+class PortNotice(_DeclaredMessage):
     """0x44 port notice (no reply): ``notice_type`` 1 = locker door not closed."""
 
     COMMAND: ClassVar[int] = 0x44
@@ -1265,11 +1229,6 @@ class PortNotice(Message):
     port: int
     order_no: bytes
     trailing: bytes = b""
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x44 payload."""
-        return _PORT_NOTICE.decode(cls, payload)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1329,7 +1288,7 @@ _CARD_REPLY = _Layout(
 
 @_CARD_REPLY.bind
 @dataclass(frozen=True, slots=True)
-class CardReply(Message):
+class CardReply(_DeclaredMessage):
     """The server's decision on a 0x02 card swipe."""
 
     COMMAND: ClassVar[int] = 0x02
@@ -1346,18 +1305,13 @@ class CardReply(Message):
         """The card id as 8 upper-case hex digits."""
         return _card_hex(self.card_id)
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x02 reply."""
-        return _CARD_REPLY.decode(cls, payload)
-
 
 _ORDER_CONFIRM_REPLY = _Layout(_Field("port", "B"), _Field("result", "B"))
 
 
 @_ORDER_CONFIRM_REPLY.bind
 @dataclass(frozen=True, slots=True)
-class OrderConfirmReply(Message):
+class OrderConfirmReply(_DeclaredMessage):
     """The server's reply to a 0x04 order confirmation."""
 
     COMMAND: ClassVar[int] = 0x04
@@ -1365,11 +1319,6 @@ class OrderConfirmReply(Message):
     port: int
     result: int = 0
     trailing: bytes = b""
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x04 reply."""
-        return _ORDER_CONFIRM_REPLY.decode(cls, payload)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1409,7 +1358,7 @@ _CHARGE = _Layout(
 
 @_CHARGE.bind
 @dataclass(frozen=True, slots=True)
-class ChargeControl(Message):
+class ChargeControl(_DeclaredMessage):
     """0x82 start (action 1) or stop (action 0) charging (reply: ``ChargeControlReply``).
 
     A stop must carry the running order's number. ``value`` is seconds (time modes) or
@@ -1436,11 +1385,6 @@ class ChargeControl(Message):
     full_power_max_minutes: int | None = None
     trailing: bytes = b""
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x82 payload."""
-        return _CHARGE.decode(cls, payload)
-
 
 _RUN_PARAMETERS_1 = _Layout(
     _Field("unplug_power_w", "H", 10),
@@ -1454,7 +1398,7 @@ _RUN_PARAMETERS_1 = _Layout(
 
 @_RUN_PARAMETERS_1.bind
 @dataclass(frozen=True, slots=True)
-class RunParameters1(Message):
+class RunParameters1(_DeclaredMessage):
     """0x83 run parameters 1.1 (reply: ``CommandResult``; read back with 0x90).
 
     The document gives no unit for the unplug power, so the protocol's default 0.1 W applies.
@@ -1470,11 +1414,6 @@ class RunParameters1(Message):
     float_time_s: int
     heartbeat_interval_s: int
     trailing: bytes = b""
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x83 payload (or a 0x90 read-back)."""
-        return _RUN_PARAMETERS_1.decode(cls, payload)
 
 
 _RUN_PARAMETERS_2 = _Layout(
@@ -1499,7 +1438,7 @@ _RUN_PARAMETERS_2 = _Layout(
 
 @_RUN_PARAMETERS_2.bind
 @dataclass(frozen=True, slots=True)
-class RunParameters2(Message):
+class RunParameters2(_DeclaredMessage):
     """0x84 run parameters 1.2 (reply: ``CommandResult``; read back with 0x91).
 
     Powers in 0.1 W, times in seconds. The two alarm temperatures are plain °C: the vendor
@@ -1525,11 +1464,6 @@ class RunParameters2(Message):
     qr_light: int | None = None  # 0 on, 1 off
     trailing: bytes = b""
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x84 payload (or a 0x91 read-back)."""
-        return _RUN_PARAMETERS_2.decode(cls, payload)
-
 
 _LIMITS = _Layout(
     _Field("max_duration_s", "H"),
@@ -1542,7 +1476,7 @@ _LIMITS = _Layout(
 
 @_LIMITS.bind
 @dataclass(frozen=True, slots=True)
-class Limits(Message):
+class Limits(_DeclaredMessage):
     """0x85 limits (reply: ``CommandResult``, 1 = beyond the station's maximum; read: 0x92)."""
 
     COMMAND: ClassVar[int] = 0x85
@@ -1553,11 +1487,6 @@ class Limits(Message):
     under_voltage_v: float | None = None  # default 100.0
     trailing: bytes = b""
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x85 payload (or a 0x92 read-back)."""
-        return _LIMITS.decode(cls, payload)
-
 
 _CARD_KEYS = _Layout(_Field("sector", "B"), _Field("user_key", "6s"), _Field("new_card_key", "6s"))
 CARD_KEY_SIZE = 6
@@ -1565,7 +1494,7 @@ CARD_KEY_SIZE = 6
 
 @_CARD_KEYS.bind
 @dataclass(frozen=True, slots=True)
-class CardKeys(Message):
+class CardKeys(_DeclaredMessage):
     """0x86 M1 card keys (reply: ``CommandResult``; read back with 0x93).
 
     Vendor defaults: sector 0, user key 15 91 85 19 18 80, new-card key FF FF FF FF FF FF.
@@ -1577,11 +1506,6 @@ class CardKeys(Message):
     user_key: bytes
     new_card_key: bytes
     trailing: bytes = b""
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x86 payload (or a 0x93 read-back)."""
-        return _CARD_KEYS.decode(cls, payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1603,7 +1527,7 @@ _PLAY_VOICE = _Layout(_Field("interrupt", "B"), _Field("count", "B"), rest="segm
 
 @_PLAY_VOICE.bind
 @dataclass(frozen=True, slots=True)
-class PlayVoice(Message):
+class PlayVoice(_DeclaredMessage):
     """0x89 play voice segments (reserved by the vendor; reply: ``CommandResult``).
 
     ``count`` is the number of segments as sent; the size of one segment is undocumented, so
@@ -1616,18 +1540,13 @@ class PlayVoice(Message):
     count: int
     segments: bytes
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x89 payload."""
-        return _PLAY_VOICE.decode(cls, payload)
-
 
 _MODIFY_CHARGE = _Layout(_Field("mode", "B"), _Field("port", "B"), _Field("value", "H"))
 
 
 @_MODIFY_CHARGE.bind
 @dataclass(frozen=True, slots=True)
-class ModifyCharge(Message):
+class ModifyCharge(_DeclaredMessage):
     """0x8A change the running order's limit (reply: ``CommandResult``).
 
     ``mode`` 0 time, 1 time but stop when full, 2 energy with stop when full; ``value`` is
@@ -1641,18 +1560,13 @@ class ModifyCharge(Message):
     value: int
     trailing: bytes = b""
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x8A payload."""
-        return _MODIFY_CHARGE.decode(cls, payload)
-
 
 _READ_EEPROM = _Layout(_Field("address", "H"), _Field("length", "B"))
 
 
 @_READ_EEPROM.bind
 @dataclass(frozen=True, slots=True)
-class ReadEeprom(Message):
+class ReadEeprom(_DeclaredMessage):
     """0x8B read up to 32 bytes of EEPROM (reply: ``EepromReadReply``)."""
 
     COMMAND: ClassVar[int] = 0x8B
@@ -1660,11 +1574,6 @@ class ReadEeprom(Message):
     address: int
     length: int
     trailing: bytes = b""
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x8B payload."""
-        return _READ_EEPROM.decode(cls, payload)
 
 
 _EEPROM_HEAD = Struct("<HB")
@@ -1699,18 +1608,13 @@ _SET_WORK_MODE = _Layout(_Field("mode", "B"))
 
 @_SET_WORK_MODE.bind
 @dataclass(frozen=True, slots=True)
-class SetWorkMode(Message):
+class SetWorkMode(_DeclaredMessage):
     """0x8D work mode: 0 online, 1 card only (reply: ``CommandResult``, 1 = unsupported)."""
 
     COMMAND: ClassVar[int] = 0x8D
 
     mode: int
     trailing: bytes = b""
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x8D payload."""
-        return _SET_WORK_MODE.decode(cls, payload)
 
 
 _QR_TEXT_SIZE = 72
@@ -1731,7 +1635,7 @@ _RESERVED_3 = bytes(3)
 
 @_QR_CODE.bind
 @dataclass(frozen=True, slots=True)
-class SetQrCode(Message):
+class SetQrCode(_DeclaredMessage):
     """0x8E QR code text of screen models (reply: ``CommandResult``).
 
     ``screen`` 0 shows the port states, 1 the QR code. The text takes at most 71 bytes: the
@@ -1745,18 +1649,13 @@ class SetQrCode(Message):
     reserved: bytes = _RESERVED_3
     trailing: bytes = b""
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x8E payload."""
-        return _QR_CODE.decode(cls, payload)
-
 
 _SET_CARD_BILLING_MODE = _Layout(_Field("mode", "B"))
 
 
 @_SET_CARD_BILLING_MODE.bind
 @dataclass(frozen=True, slots=True)
-class SetCardBillingMode(Message):
+class SetCardBillingMode(_DeclaredMessage):
     """0x8F billing mode of card-only stations (reply: ``CommandResult``).
 
     Vendor's values: 0 time, 1 per use, 3 energy, 4 fixed fee, 5 home, 6 free choice.
@@ -1766,11 +1665,6 @@ class SetCardBillingMode(Message):
 
     mode: int
     trailing: bytes = b""
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x8F payload."""
-        return _SET_CARD_BILLING_MODE.decode(cls, payload)
 
 
 _READ_PARAMETERS = _Layout(params=("command",))
@@ -1804,7 +1698,7 @@ _TEMPORARY_QR = _Layout(_Field("text", f"{_TEMPORARY_QR_SIZE}s", _text))
 
 @_TEMPORARY_QR.bind
 @dataclass(frozen=True, slots=True)
-class TemporaryQrCode(Message):
+class TemporaryQrCode(_DeclaredMessage):
     """0x95 temporary QR code of screen models: up to 200 bytes (reply: ``CommandResult``)."""
 
     COMMAND: ClassVar[int] = 0x95
@@ -1812,18 +1706,13 @@ class TemporaryQrCode(Message):
     text: str
     trailing: bytes = b""
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x95 payload."""
-        return _TEMPORARY_QR.decode(cls, payload)
-
 
 _LOCATE = _Layout(_Field("duration_s", "B"))
 
 
 @_LOCATE.bind
 @dataclass(frozen=True, slots=True)
-class Locate(Message):
+class Locate(_DeclaredMessage):
     """0x96 sound and light to find the station (reply: ``CommandResult``)."""
 
     COMMAND: ClassVar[int] = 0x96
@@ -1831,18 +1720,13 @@ class Locate(Message):
     duration_s: int
     trailing: bytes = b""
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x96 payload."""
-        return _LOCATE.decode(cls, payload)
-
 
 _MUTE = _Layout(_Field("mute", "B"))
 
 
 @_MUTE.bind
 @dataclass(frozen=True, slots=True)
-class Mute(Message):
+class Mute(_DeclaredMessage):
     """0x97 run parameters 1.3: mute 1 silences the station (reply: ``CommandResult``)."""
 
     COMMAND: ClassVar[int] = 0x97
@@ -1850,18 +1734,13 @@ class Mute(Message):
     mute: int
     trailing: bytes = b""
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x97 payload."""
-        return _MUTE.decode(cls, payload)
-
 
 _LOCKER_RELEASE = _Layout(_Field("port", "B"), _Field("order_no", "16s"))
 
 
 @_LOCKER_RELEASE.bind
 @dataclass(frozen=True, slots=True)
-class LockerRelease(Message):
+class LockerRelease(_DeclaredMessage):
     """0x72 locker: stop charging without opening the door (reply: ``CommandResult``).
 
     The reply echoes the order number after the result; it is in ``CommandResult.trailing``.
@@ -1873,18 +1752,13 @@ class LockerRelease(Message):
     order_no: bytes
     trailing: bytes = b""
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x72 payload."""
-        return _LOCKER_RELEASE.decode(cls, payload)
-
 
 _LOCKER_DOOR = _Layout(_Field("function", "B"), _Field("port", "B"))
 
 
 @_LOCKER_DOOR.bind
 @dataclass(frozen=True, slots=True)
-class LockerDoor(Message):
+class LockerDoor(_DeclaredMessage):
     """0x98 multi-function command: function 0 forces a locker door open."""
 
     COMMAND: ClassVar[int] = 0x98
@@ -1892,11 +1766,6 @@ class LockerDoor(Message):
     function: int
     port: int
     trailing: bytes = b""
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x98 payload."""
-        return _LOCKER_DOOR.decode(cls, payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1931,7 +1800,7 @@ _SERVER_ADDRESS = _Layout(
 
 @_SERVER_ADDRESS.bind
 @dataclass(frozen=True, slots=True)
-class ChangeServerAddress(Message):
+class ChangeServerAddress(_DeclaredMessage):
     """0x34 point a host gateway at another server (reply: ``CommandResult``).
 
     ``port`` is the TCP port here, not a charging port (the vendor's name and example).
@@ -1944,11 +1813,6 @@ class ChangeServerAddress(Message):
     socket_b: int
     address: str
     trailing: bytes = b""
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x34 payload."""
-        return _SERVER_ADDRESS.decode(cls, payload)
 
 
 _FIRMWARE_PACKET = _Layout(
@@ -2026,7 +1890,7 @@ _CHARGE_REPLY = _Layout(
 
 @_CHARGE_REPLY.bind
 @dataclass(frozen=True, slots=True)
-class ChargeControlReply(Message):
+class ChargeControlReply(_DeclaredMessage):
     """The station's reply to 0x82: ``result`` is codes.ChargeResult (section 7.2)."""
 
     COMMAND: ClassVar[int] = 0x82
@@ -2037,29 +1901,19 @@ class ChargeControlReply(Message):
     waiting_ports: int | None = None  # one bit per port, meaningful with result 5
     trailing: bytes = b""
 
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x82 reply."""
-        return _CHARGE_REPLY.decode(cls, payload)
-
 
 _EEPROM_READ_REPLY = _Layout(_Field("result", "B"), rest="data")
 
 
 @_EEPROM_READ_REPLY.bind
 @dataclass(frozen=True, slots=True)
-class EepromReadReply(Message):
+class EepromReadReply(_DeclaredMessage):
     """The station's reply to 0x8B: the result, then the data read."""
 
     COMMAND: ClassVar[int] = 0x8B
 
     result: int
     data: bytes = b""
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Self:
-        """Decode a 0x8B reply."""
-        return _EEPROM_READ_REPLY.decode(cls, payload)
 
 
 _FIRMWARE_REPLY = _Layout(_Field("result", "B"), _Field("current", "H"), params=("command",))
