@@ -24,6 +24,7 @@ from custom_components.iot_zinx.const import (
     CONF_ELECTRICITY_PRICE,
     CONF_FORWARD_RETENTION_DAYS,
     CONF_HEARTBEAT_TIMEOUT,
+    CONF_PORT_ENTITIES,
     CONF_SERVICE_PRICE,
     CONF_STATION_ALLOW_LIST,
     DOMAIN,
@@ -71,6 +72,7 @@ OPTIONS_INPUT = {
     CONF_ADMISSION: "allow_list",
     CONF_STATION_ALLOW_LIST: ["04a228cd"],
     CONF_FORWARD_RETENTION_DAYS: 14,
+    CONF_PORT_ENTITIES: "essential",
 }
 
 
@@ -171,6 +173,7 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
         CONF_ADMISSION: "any",
         CONF_STATION_ALLOW_LIST: [],
         CONF_FORWARD_RETENTION_DAYS: 7,
+        CONF_PORT_ENTITIES: "all",
     }
     assert hass.data[DATA_FORWARDING].settings.retention == timedelta(days=7)
 

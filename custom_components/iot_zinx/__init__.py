@@ -19,6 +19,7 @@ from .const import (
     ISSUE_CANNOT_BIND,
     LOGGER,
 )
+from .entity import async_remove_unwanted_entities
 from .forwarding import DATA_FORWARDING, async_setup_forwarding
 from .forwarding_entities import async_remove_forwarding_device
 from .frontend import async_register_frontend
@@ -88,6 +89,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> b
             days=entry.options.get(CONF_FORWARD_RETENTION_DAYS, DEFAULT_FORWARD_RETENTION_DAYS)
         )
     )
+    # Before the platforms add anything: what the port_entities option dropped goes away.
+    async_remove_unwanted_entities(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     LOGGER.debug("Station server listening on %s:%s", entry.data[CONF_HOST], hub.server.port)
     return True

@@ -11,7 +11,7 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -86,7 +86,14 @@ async def async_setup_entry(
             for description in PORT_BINARY_SENSORS
         ]
 
-    async_add_station_entities(hass, entry, async_add_entities, station_entities, port_entities)
+    async_add_station_entities(
+        hass,
+        entry,
+        async_add_entities,
+        station_entities,
+        port_entities,
+        platform=Platform.BINARY_SENSOR,
+    )
 
 
 class IotZinxConnectivitySensor(IotZinxEntity, BinarySensorEntity):

@@ -11,7 +11,7 @@ from homeassistant.components.button import (
     ButtonEntity,
     ButtonEntityDescription,
 )
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -70,7 +70,12 @@ async def async_setup_entry(
         ]
 
     async_add_station_entities(
-        hass, entry, async_add_entities, station_entities, lambda hub, station, port: ()
+        hass,
+        entry,
+        async_add_entities,
+        station_entities,
+        lambda hub, station, port: (),
+        platform=Platform.BUTTON,
     )
 
 

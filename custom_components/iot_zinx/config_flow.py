@@ -43,6 +43,7 @@ from .const import (
     CONF_ELECTRICITY_PRICE,
     CONF_FORWARD_RETENTION_DAYS,
     CONF_HEARTBEAT_TIMEOUT,
+    CONF_PORT_ENTITIES,
     CONF_SERVICE_PRICE,
     CONF_STATION_ALLOW_LIST,
     DEFAULT_ADMISSION,
@@ -55,6 +56,7 @@ from .const import (
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_HOST,
     DEFAULT_PORT,
+    DEFAULT_PORT_ENTITIES,
     DEFAULT_SERVICE_PRICE,
     DOMAIN,
     LOGGER,
@@ -63,6 +65,7 @@ from .const import (
     MAX_FORWARD_RETENTION_DAYS,
     MAX_HEARTBEAT_TIMEOUT,
     MIN_HEARTBEAT_TIMEOUT,
+    PORT_ENTITY_LEVELS,
 )
 
 # Card ids and station ids are both shown as 8 hex digits (PROTOCOL.md 2 and 3, 0x02).
@@ -221,6 +224,7 @@ _DEFAULT_OPTIONS: dict[str, Any] = {
     CONF_ADMISSION: DEFAULT_ADMISSION,
     CONF_STATION_ALLOW_LIST: [],
     CONF_FORWARD_RETENTION_DAYS: DEFAULT_FORWARD_RETENTION_DAYS,
+    CONF_PORT_ENTITIES: DEFAULT_PORT_ENTITIES,
 }
 
 
@@ -269,5 +273,6 @@ def _options_schema(values: dict[str, Any]) -> vol.Schema:
             key(CONF_ADMISSION): _select(ADMISSIONS, CONF_ADMISSION),
             key(CONF_STATION_ALLOW_LIST): TextSelector(TextSelectorConfig(multiple=True)),
             key(CONF_FORWARD_RETENTION_DAYS): _number(1, MAX_FORWARD_RETENTION_DAYS, 1, "d"),
+            key(CONF_PORT_ENTITIES): _select(PORT_ENTITY_LEVELS, CONF_PORT_ENTITIES),
         }
     )

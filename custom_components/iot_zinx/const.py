@@ -43,6 +43,24 @@ CONF_FORWARD_RETENTION_DAYS: Final = "forward_retention_days"
 DEFAULT_FORWARD_RETENTION_DAYS: Final = 7
 MAX_FORWARD_RETENTION_DAYS: Final = 90
 
+# Which entities a port gets. Each entity costs Home Assistant about 11 KB and some work on
+# every write, so an operator of thousands of stations keeps the essential ones, or none and
+# reads the ports through the station's totals, the events, the dashboard and the actions.
+CONF_PORT_ENTITIES: Final = "port_entities"
+PORT_ENTITIES_ALL: Final = "all"
+PORT_ENTITIES_ESSENTIAL: Final = "essential"
+PORT_ENTITIES_NONE: Final = "none"
+DEFAULT_PORT_ENTITIES: Final = PORT_ENTITIES_ALL
+# (platform, description key): a tile, a switch and what the Energy dashboard needs.
+ESSENTIAL_PORT_ENTITIES: Final = frozenset(
+    {
+        ("sensor", "status"),
+        ("sensor", "power"),
+        ("sensor", "lifetime_energy"),
+        ("switch", "charging"),
+    }
+)
+
 CONF_ADMISSION: Final = "admission"
 ADMISSION_ANY: Final = "any"
 ADMISSION_ALLOW_LIST: Final = "allow_list"
@@ -73,6 +91,14 @@ def signal_port_update(entry_id: str, device_id: str, port: int) -> str:
     return f"{DOMAIN}_port_update_{entry_id}_{device_id}_{port}"
 
 
+def signal_station_ports(entry_id: str, device_id: str) -> str:
+    """Dispatcher signal sent when any port of a station changed; no payload.
+
+    For the station's totals over its ports (charging ports, power, lifetime energy).
+    """
+    return f"{DOMAIN}_station_ports_{entry_id}_{device_id}"
+
+
 # --- UI surface: option choices and bounds, actions -------------------------------------------
 
 LOGGER: Final = logging.getLogger(__package__)
@@ -80,6 +106,7 @@ LOGGER: Final = logging.getLogger(__package__)
 CHARGE_MODES: Final = ("full", "time", "energy")
 CARD_POLICIES: Final = (CARD_POLICY_ACCEPT_ALL, CARD_POLICY_ALLOW_LIST, CARD_POLICY_REFUSE_ALL)
 ADMISSIONS: Final = (ADMISSION_ANY, ADMISSION_ALLOW_LIST)
+PORT_ENTITY_LEVELS: Final = (PORT_ENTITIES_ALL, PORT_ENTITIES_ESSENTIAL, PORT_ENTITIES_NONE)
 
 # The station's heartbeat period is 3 min by default but configurable (0x83); below one minute
 # a healthy station would flap offline, above an hour a dead one would linger as online.

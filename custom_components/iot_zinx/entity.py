@@ -12,15 +12,32 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
+import re
 from typing import TYPE_CHECKING
 
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN, signal_new_station, signal_port_update, signal_station_update
+from .const import (
+    CONF_PORT_ENTITIES,
+    DEFAULT_PORT_ENTITIES,
+    DOMAIN,
+    ESSENTIAL_PORT_ENTITIES,
+    LOGGER,
+    PORT_ENTITIES_ALL,
+    PORT_ENTITIES_ESSENTIAL,
+    PORT_ENTITIES_NONE,
+    signal_new_station,
+    signal_port_update,
+    signal_station_ports,
+    signal_station_update,
+)
 
 if TYPE_CHECKING:
     from . import IotZinxConfigEntry
@@ -35,6 +52,58 @@ def is_charging_station(station: StationState) -> bool:
     or temperature, and take host commands (0x31) instead of 0x81/0x87 (PROTOCOL.md 3, 4).
     """
     return not station.is_host
+
+
+# Unique ids are "<station>_<key>" and "<station>_port<n>_<key>" (below); the dashboard
+# strategy (frontend/iot-zinx-ports.js) reads them the same way.
+_PORT_UNIQUE_ID = re.compile(r"^[0-9A-F]{8}_port\d+_(?P<key>.+)$")
+# The station's totals over its ports: only when the ports have no entities of their own.
+STATION_TOTAL_KEYS = frozenset({"charging_ports", "total_power", "total_lifetime_energy"})
+
+
+def port_entity_level(entry: ConfigEntry) -> str:
+    """The ``port_entities`` option: all, essential or none."""
+    return str(entry.options.get(CONF_PORT_ENTITIES, DEFAULT_PORT_ENTITIES))
+
+
+def port_entity_wanted(level: str, platform: str, key: str) -> bool:
+    """Whether a port gets the entity of this platform and description key."""
+    if level == PORT_ENTITIES_ALL:
+        return True
+    return level == PORT_ENTITIES_ESSENTIAL and (platform, key) in ESSENTIAL_PORT_ENTITIES
+
+
+def station_totals_wanted(entry: ConfigEntry) -> bool:
+    """The station's totals stand in for the port entities when ports have none."""
+    return port_entity_level(entry) == PORT_ENTITIES_NONE
+
+
+@callback
+def async_remove_unwanted_entities(hass: HomeAssistant, entry: ConfigEntry) -> int:
+    """Remove registry entries the ``port_entities`` option no longer provides; how many.
+
+    Without this, lowering the level would leave thousands of entities behind as "no longer
+    provided" (and raising it, the station totals).
+    """
+    level = port_entity_level(entry)
+    totals = level == PORT_ENTITIES_NONE
+    registry = er.async_get(hass)
+    unwanted = []
+    for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if (match := _PORT_UNIQUE_ID.match(entity.unique_id)) is not None:
+            if not port_entity_wanted(level, entity.domain, match["key"]):
+                unwanted.append(entity.entity_id)
+        elif not totals and entity.unique_id.partition("_")[2] in STATION_TOTAL_KEYS:
+            unwanted.append(entity.entity_id)
+    for entity_id in unwanted:
+        registry.async_remove(entity_id)
+    if unwanted:
+        LOGGER.info(
+            "Removed %d entities that the port entities option (%s) no longer provides",
+            len(unwanted),
+            level,
+        )
+    return len(unwanted)
 
 
 class IotZinxEntity(Entity):
@@ -97,6 +166,13 @@ class IotZinxPortEntity(IotZinxEntity):
         return signal_port_update(self.hub.entry.entry_id, self.device_id, self.port_number)
 
 
+class IotZinxStationTotalEntity(IotZinxEntity):
+    """An entity of a station that sums up its ports: updated whenever any port changes."""
+
+    def _update_signal(self) -> str:
+        return signal_station_ports(self.hub.entry.entry_id, self.device_id)
+
+
 @dataclass(slots=True)
 class _KnownStation:
     """What one platform already created for one station."""
@@ -113,14 +189,31 @@ def async_add_station_entities(
     async_add_entities: AddConfigEntryEntitiesCallback,
     station_entities: Callable[[IotZinxHub, StationState], Iterable[Entity]],
     port_entities: Callable[[IotZinxHub, StationState, int], Iterable[Entity]],
+    *,
+    platform: Platform,
 ) -> None:
     """Add a platform's entities for every station and port, now and whenever one appears.
 
     Stations appear when they first talk (``signal_new_station``); ports when the station
-    tells its port count (register or heartbeat), and again if it later reports more.
+    tells its port count (register or heartbeat), and again if it later reports more. The
+    ``port_entities`` option decides which port entities exist.
     """
     hub = entry.runtime_data
     known: dict[str, _KnownStation] = {}
+    level = port_entity_level(entry)
+    build_port_entities = port_entities
+
+    def wanted_port_entities(hub: IotZinxHub, station: StationState, port: int) -> list[Entity]:
+        if level == PORT_ENTITIES_NONE:
+            return []  # not even built: thousands of stations are the reason for "none"
+        return [
+            entity
+            for entity in build_port_entities(hub, station, port)
+            if port_entity_wanted(level, platform, entity.entity_description.key)
+        ]
+
+    if level != PORT_ENTITIES_ALL:
+        port_entities = wanted_port_entities
 
     @callback
     def add_ports(device_id: str) -> None:

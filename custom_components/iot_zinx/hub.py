@@ -50,6 +50,7 @@ from .const import (
     MANUFACTURER,
     signal_new_station,
     signal_port_update,
+    signal_station_ports,
     signal_station_update,
 )
 from .events import order_number_of
@@ -628,8 +629,11 @@ class IotZinxHub:
         device_id = station.device_id
         if station_level:
             async_dispatcher_send(self.hass, signal_station_update(entry_id, device_id))
-        for number in list(station.ports) if ports is None else ports:
+        numbers = list(station.ports) if ports is None else list(ports)
+        for number in numbers:
             async_dispatcher_send(self.hass, signal_port_update(entry_id, device_id, number))
+        if numbers:
+            async_dispatcher_send(self.hass, signal_station_ports(entry_id, device_id))
 
     @callback
     def _fire(self, event: events.Envelope) -> None:

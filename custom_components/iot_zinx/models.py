@@ -130,6 +130,26 @@ class StationState:
         """The number printed under the station's QR code (the id's low 3 bytes)."""
         return qr_number(self.physical_id)
 
+    @property
+    def charging_ports(self) -> int:
+        """How many ports charge now."""
+        return sum(1 for port in self.ports.values() if port.is_charging)
+
+    @property
+    def total_power_w(self) -> float:
+        """What the station's ports draw together (ports not reporting count as 0 W)."""
+        return round(sum(port.power_w or 0.0 for port in self.ports.values()), 1)
+
+    @property
+    def total_lifetime_energy_kwh(self) -> float | None:
+        """Every port's lifetime energy together; unknown while any port's is unconfirmed.
+
+        Unknown rather than a smaller sum: a total-increasing sensor must not go backwards.
+        """
+        if not all(port.lifetime_confirmed for port in self.ports.values()):
+            return None
+        return round(sum(port.lifetime_energy_kwh for port in self.ports.values()), 2)
+
     def port(self, number: int) -> PortState:
         """The port with this 1-based number, created on first use."""
         state = self.ports.get(number)

@@ -15,6 +15,7 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import (
     EntityCategory,
+    Platform,
     UnitOfElectricCurrent,
     UnitOfElectricPotential,
     UnitOfEnergy,
@@ -29,8 +30,10 @@ from homeassistant.helpers.typing import StateType
 from .entity import (
     IotZinxEntity,
     IotZinxPortEntity,
+    IotZinxStationTotalEntity,
     async_add_station_entities,
     is_charging_station,
+    station_totals_wanted,
 )
 from .forwarding_entities import async_setup_forwarding_sensors
 from .protocol.codes import PortStatus
@@ -131,6 +134,38 @@ STATION_SENSORS: tuple[IotZinxStationSensorDescription, ...] = (
     ),
 )
 
+# When the ports have no entities (port_entities option "none", for thousands of stations):
+# the station's ports summed up, enough for a fleet overview and the Energy dashboard.
+STATION_TOTAL_SENSORS: tuple[IotZinxStationSensorDescription, ...] = (
+    IotZinxStationSensorDescription(
+        key="charging_ports",
+        translation_key="charging_ports",
+        state_class=SensorStateClass.MEASUREMENT,
+        exists_fn=is_charging_station,
+        value_fn=lambda station: station.charging_ports,
+    ),
+    IotZinxStationSensorDescription(
+        key="total_power",
+        translation_key="total_power",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=1,
+        exists_fn=is_charging_station,
+        value_fn=lambda station: station.total_power_w,
+    ),
+    IotZinxStationSensorDescription(
+        key="total_lifetime_energy",
+        translation_key="total_lifetime_energy",
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=2,
+        exists_fn=is_charging_station,
+        value_fn=lambda station: station.total_lifetime_energy_kwh,
+    ),
+)
+
 PORT_SENSORS: tuple[IotZinxPortSensorDescription, ...] = (
     IotZinxPortSensorDescription(
         key="status",
@@ -215,12 +250,21 @@ async def async_setup_entry(
 ) -> None:
     """Add sensors for every station and port, as they appear."""
 
+    totals = station_totals_wanted(entry)
+
     def station_entities(hub: IotZinxHub, station: StationState) -> list[SensorEntity]:
-        return [
+        entities: list[SensorEntity] = [
             IotZinxStationSensor(hub, station.device_id, description)
             for description in STATION_SENSORS
             if description.exists_fn(station)
         ]
+        if totals:
+            entities.extend(
+                IotZinxStationTotalSensor(hub, station.device_id, description)
+                for description in STATION_TOTAL_SENSORS
+                if description.exists_fn(station)
+            )
+        return entities
 
     def port_entities(hub: IotZinxHub, station: StationState, port: int) -> list[SensorEntity]:
         return [
@@ -228,7 +272,10 @@ async def async_setup_entry(
             for description in PORT_SENSORS
         ]
 
-    async_add_station_entities(hass, entry, async_add_entities, station_entities, port_entities)
+    async_add_station_entities(
+        hass, entry, async_add_entities, station_entities, port_entities, platform=Platform.SENSOR
+    )
+
     # The webhook endpoints' diagnostic sensors, on one service device per endpoint.
     await async_setup_forwarding_sensors(hass, entry, async_add_entities)
 
@@ -244,6 +291,10 @@ class IotZinxStationSensor(IotZinxEntity, SensorEntity):
         if (station := self.station) is None:
             return None
         return self.entity_description.value_fn(station)
+
+
+class IotZinxStationTotalSensor(IotZinxStationTotalEntity, IotZinxStationSensor):
+    """A station's sum over its ports, written whenever any port changes."""
 
 
 class IotZinxPortSensor(IotZinxPortEntity, SensorEntity):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -43,7 +44,12 @@ async def async_setup_entry(
         return [IotZinxChargingSwitch(hub, station.device_id, port, CHARGING_SWITCH)]
 
     async_add_station_entities(
-        hass, entry, async_add_entities, lambda hub, station: (), port_entities
+        hass,
+        entry,
+        async_add_entities,
+        lambda hub, station: (),
+        port_entities,
+        platform=Platform.SWITCH,
     )
 
 

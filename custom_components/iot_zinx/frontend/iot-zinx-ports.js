@@ -39,6 +39,8 @@ const TEXT = {
     status: "Status",
     charging: "Charging",
     session_energy: "Session energy",
+    charging_ports: "Charging ports",
+    total_power: "Total power",
     today: (n) => `Port ${n} today`,
     energy_today: "Energy today",
     energy_per_day: "Energy per day, by port",
@@ -55,6 +57,8 @@ const TEXT = {
     status: "状态",
     charging: "充电",
     session_energy: "本次电量",
+    charging_ports: "充电中端口",
+    total_power: "总功率",
     today: (n) => `端口 ${n} 今日`,
     energy_today: "今日电量",
     energy_per_day: "每日电量（按端口）",
@@ -192,7 +196,24 @@ function stationSection(station, t) {
       },
     },
   ];
+  // Stations whose ports have no entities (option "port_entities: none") show their totals.
+  for (const [key, name] of [
+    ["sensor.charging_ports", t.charging_ports],
+    ["sensor.total_power", t.total_power],
+  ]) {
+    if (s[key]) cards.push({ type: "tile", entity: s[key], name, grid_options: { columns: 6, rows: 1 } });
+  }
   const today = [];
+  if (s["sensor.total_lifetime_energy"]) {
+    today.push({
+      type: "statistic",
+      entity: s["sensor.total_lifetime_energy"],
+      name: t.energy_today,
+      period: { calendar: { period: "day" } },
+      stat_type: "change",
+      grid_options: { columns: 6, rows: 2 },
+    });
+  }
   for (const port of station.ports) {
     const e = port.entities;
     cards.push({
@@ -260,6 +281,8 @@ function portsView(stations, t) {
 function energyView(stations, t, days) {
   const entities = [];
   for (const station of stations) {
+    const total = station.station["sensor.total_lifetime_energy"];
+    if (total) entities.push({ entity: total, name: station.stationId || station.name });
     for (const port of station.ports) {
       const entity = port.entities["sensor.lifetime_energy"];
       if (entity) entities.push({ entity, name: `${station.stationId || station.name} ${t.port(port.number)}` });
@@ -296,7 +319,8 @@ class IotZinxPortsDashboardStrategy extends HTMLElement {
     const t = texts(hass);
     const stations = await collectStations(hass);
     const views = [portsView(stations, t)];
-    if (config.show_energy_view !== false && stations.some((s) => s.ports.length)) {
+    const metered = (s) => s.ports.length || s.station["sensor.total_lifetime_energy"];
+    if (config.show_energy_view !== false && stations.some(metered)) {
       views.push(energyView(stations, t, Number(config.energy_days) || 7));
     }
     return { title: config.title || t.title, views };
