@@ -9,6 +9,7 @@ after it ride along, and the next change after the write schedules the next one.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 from unittest.mock import AsyncMock, MagicMock
@@ -62,3 +63,38 @@ async def test_an_opened_order_brings_the_write_forward(
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=1))
     await hass.async_block_till_done()
     assert "iot_zinx.entry" in hass_storage
+
+
+async def test_saves_waiting_behind_a_write_share_the_next(hass: HomeAssistant) -> None:
+    """A hundred settlements at once: two writes, each caller covered by one that followed."""
+    stations: dict[str, StationState] = {}
+    store = HubStore(hass, "entry", OrderBook(), stations)
+    written: list[set[str]] = []
+    release = asyncio.Event()
+
+    async def slow_save(data: Any) -> None:
+        written.append(set(data["stations"]))
+        await release.wait()
+
+    backend = MagicMock()
+    backend.async_save = slow_save
+    store._store = backend
+
+    # The first call starts a write of the state it saw.
+    stations["04A228CD"] = StationState("04A228CD", 0x04A228CD)
+    first = asyncio.ensure_future(store.async_save())
+    await asyncio.sleep(0)
+    assert written == [{"04A228CD"}]
+    # 99 more arrive while it runs, each after changing the state.
+    later = []
+    for number in range(99):
+        device_id = f"{0x04A22900 + number:08X}"
+        stations[device_id] = StationState(device_id, 0x04A22900 + number)
+        later.append(asyncio.ensure_future(store.async_save()))
+    await asyncio.sleep(0)
+    assert not first.done()
+    release.set()
+    await asyncio.gather(first, *later)
+    # One more write, with every station the 99 added.
+    assert len(written) == 2
+    assert written[1] == set(stations)

@@ -10,6 +10,7 @@ stations' identity so that their entities exist, unavailable, before they reconn
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 import logging
 from typing import Final, TypedDict
@@ -232,6 +233,11 @@ class HubStore:
         self._stations = stations
         self._dump: Callable[[], StoredData] = lambda: book.dump(stations)
         self._save_pending = False
+        # async_save: requests counted, one write at a time, each covering every request
+        # made before it started.
+        self._write_lock = asyncio.Lock()
+        self._requested = 0
+        self._covered = 0
 
     async def async_load(self) -> None:
         """Fill the book and the stations from the store (nothing on a first start)."""
@@ -258,9 +264,21 @@ class HubStore:
         return self._dump()
 
     async def async_save(self) -> None:
-        """Save now (the hub is stopping)."""
-        self._save_pending = False
-        await self._store.async_save(self._dump())
+        """Save now; return once a write that started after this call has finished.
+
+        Settlements wait for this before they are acknowledged. When a hundred arrive
+        together (a tenth of a big site's orders ending at once), the calls that queue
+        behind a running write share the next one instead of writing the whole store a
+        hundred times in a row.
+        """
+        self._requested += 1
+        wanted = self._requested
+        async with self._write_lock:
+            if self._covered >= wanted:
+                return  # a write that started after this call has saved it
+            self._covered = self._requested
+            self._save_pending = False
+            await self._store.async_save(self._dump())
 
 
 def _key(entry_id: str) -> str:
