@@ -747,3 +747,28 @@ async def test_command_line_run(server: tuple[DnyServer, Recorder]) -> None:
     totals = await task
     assert totals["stations"] == 3
     assert totals["registered"] == 0  # stopped: every session ended
+
+
+async def test_start_survives_a_refused_connect() -> None:
+    """The server is not up yet: a station that redials registers once it is; one that
+    does not makes start() raise, after every station has tried."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sim = StationSimulator("127.0.0.1", port)
+    redialing = sim.add_station(station(0x04A00001, auto_reconnect=True, reconnect_delay=0.05))
+    giving_up = sim.add_station(station(0x04A00002, auto_reconnect=False))
+    recorder = Recorder()
+    dny = DnyServer(ServerConfig(host="127.0.0.1", port=port), recorder)
+    try:
+        with pytest.raises(ConnectionRefusedError):
+            await sim.start()
+        assert not redialing.is_connected
+        await dny.start()
+        await asyncio.wait_for(redialing.registered.wait(), 5)
+        assert recorder.online("04A00001")
+        assert not giving_up.is_connected
+        assert recorder.online("04A00002") == []
+    finally:
+        await sim.stop()
+        await dny.stop()

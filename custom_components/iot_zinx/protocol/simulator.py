@@ -424,6 +424,13 @@ class _Endpoint:
     def _should_redial(self) -> bool:
         return self._wanted and self._wire is None
 
+    def redial_after_failed_connect(self) -> bool:
+        """After a first connect failed: redial as a real module does, if auto_reconnect."""
+        if not (self.auto_reconnect and self._should_redial()):
+            return False
+        self._spawn(self._reconnect_later())
+        return True
+
     def route(self, physical_id: int) -> _Endpoint | None:
         """The endpoint a received frame is for (a host routes to its sub-stations)."""
         return self if physical_id == self.physical_id else None
@@ -1206,15 +1213,30 @@ class StationSimulator:
         raise KeyError(device_id)
 
     async def start(self) -> None:
-        """Connect every station and host."""
+        """Connect every station and host.
+
+        One refused connection does not stop the others: a station with ``auto_reconnect``
+        keeps redialing in the background (a server still starting, a connect storm beyond
+        the listen backlog); once every endpoint has tried, the first error of one without
+        it is raised.
+        """
         semaphore = asyncio.Semaphore(self.connect_concurrency)
 
         async def connect(endpoint: _Endpoint) -> None:
             async with semaphore:
-                await endpoint.connect(self.host, self.port)
+                try:
+                    await endpoint.connect(self.host, self.port)
+                except OSError:
+                    if not endpoint.redial_after_failed_connect():
+                        raise
 
         endpoints: Sequence[_Endpoint] = [*self._direct, *self.hosts]
-        await asyncio.gather(*(connect(endpoint) for endpoint in endpoints))
+        results = await asyncio.gather(
+            *(connect(endpoint) for endpoint in endpoints), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def stop(self) -> None:
         """Close every connection and stop every task."""
