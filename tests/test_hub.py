@@ -42,7 +42,7 @@ from custom_components.iot_zinx.hub import (
     NoActiveOrderError,
     order_no_from_text,
 )
-from custom_components.iot_zinx.models import ChargeMode
+from custom_components.iot_zinx.models import ChargeMode, Order
 from custom_components.iot_zinx.protocol.errors import (
     CommandTimeoutError,
     StationOfflineError,
@@ -1106,6 +1106,7 @@ async def test_reports_before_the_start_reply(
 def one_open_order(monkeypatch: pytest.MonkeyPatch) -> None:
     """The hub keeps a single open order: older ones are forgotten."""
     monkeypatch.setattr(store_module, "MAX_OPEN_ORDERS", 1)
+    monkeypatch.setattr(store_module, "OPEN_ORDERS_PER_STATION", 1)
 
 
 @pytest.mark.usefixtures("one_open_order")
@@ -1226,6 +1227,20 @@ def test_recent_sets_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("x", "y", "z"):
         book.end(key)
     assert [book.is_ended(key) for key in ("x", "y", "z")] == [False, True, True]
+
+
+def test_bounds_grow_with_the_fleet() -> None:
+    """3,000 stations run 10,000 orders at once: none is forgotten while it runs."""
+    fleet = {f"{0x04A00000 + n:08X}": None for n in range(3000)}
+    book = store_module.OrderBook(fleet)
+    for n in range(10_000):
+        book.open(f"{0x04A00000 + n % 3000:08X}:{n:032x}", Order(str(n), b"", 1, 0.0, 0))
+    assert len(book.orders) == 10_000 > store_module.MAX_OPEN_ORDERS
+    for n in range(5_000):
+        assert book.first_settlement(f"settlement-{n}")
+    # A resend of the first one, 5,000 settlements later, is still recognised.
+    assert not book.first_settlement("settlement-0")
+    assert book.recent_settlements == 5_000
 
 
 async def test_removed_entry_forgets_its_storage(

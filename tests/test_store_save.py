@@ -18,7 +18,7 @@ from homeassistant.core import HomeAssistant
 import homeassistant.util.dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.iot_zinx.models import StationState
+from custom_components.iot_zinx.models import Order, StationState
 from custom_components.iot_zinx.store import SAVE_DELAY, HubStore, OrderBook
 
 
@@ -90,6 +90,7 @@ async def test_saves_waiting_behind_a_write_share_the_next(hass: HomeAssistant) 
     for number in range(99):
         device_id = f"{0x04A22900 + number:08X}"
         stations[device_id] = StationState(device_id, 0x04A22900 + number)
+        store.mark_changed(device_id)
         later.append(asyncio.ensure_future(store.async_save()))
     await asyncio.sleep(0)
     assert not first.done()
@@ -98,3 +99,39 @@ async def test_saves_waiting_behind_a_write_share_the_next(hass: HomeAssistant) 
     # One more write, with every station the 99 added.
     assert len(written) == 2
     assert written[1] == set(stations)
+
+
+async def test_a_write_rebuilds_only_the_changed_stations(hass: HomeAssistant) -> None:
+    """The incremental dump equals a full one for what the hub marked as changed."""
+    stations: dict[str, StationState] = {}
+    book = OrderBook(stations)
+    store = HubStore(hass, "entry", book, stations)
+    for number in range(3):
+        device_id = f"{0x04A22900 + number:08X}"
+        stations[device_id] = StationState(device_id, 0x04A22900 + number, port_count=2)
+        stations[device_id].port(1)
+    book.open("04A22900:aa", Order("A", b"\xaa", 1, 100.0, 1))
+    first = store._dump()  # the first write after loading: everything
+    assert first == book.dump(stations)
+
+    # Changed without being marked: not rebuilt (the hub marks everything it changes).
+    stations["04A22901"].port(1).lifetime_energy_kwh = 9.0
+    # Marked: rebuilt, with its order; a new order and a removed station too.
+    stations["04A22900"].port(1).lifetime_energy_kwh = 1.5
+    stations["04A22900"].ports[1].order = book.orders["04A22900:aa"]
+    book.orders["04A22900:aa"].energy_kwh = 1.5
+    book.open("04A22902:bb", Order("B", b"\xbb", 1, 200.0, 1))
+    del stations["04A22902"]
+    for device_id in ("04A22900", "04A22902"):
+        store.mark_changed(device_id)
+    second = store._dump()
+    assert second["stations"]["04A22900"]["ports"]["1"]["lifetime_kwh"] == 1.5
+    assert second["stations"]["04A22901"] == first["stations"]["04A22901"]
+    assert "04A22902" not in second["stations"]
+    assert [(o["order_number"], o["energy_kwh"]) for o in second["orders"]] == [
+        ("A", 1.5),
+        ("B", 0.0),
+    ]
+    # What was handed out before is never modified afterwards.
+    assert first["stations"]["04A22900"]["ports"]["1"]["lifetime_kwh"] == 0.0
+    assert first["orders"][0]["energy_kwh"] == 0.0

@@ -157,7 +157,9 @@ class IotZinxHub:
         self.entry = entry
         self.stations: dict[str, StationState] = {}
         self.server = DnyServer(self._server_config(), self, frame_logger=self._frame_logged)
-        self._book = OrderBook()
+        self._book = OrderBook(self.stations)
+        # The host gateway of each connection that has one (conn_id -> device id).
+        self._host_of_conn: dict[int, str] = {}
         self._store = HubStore(hass, entry.entry_id, self._book, self.stations)
         # Orders of start commands waiting for the station's reply.
         self._pending: dict[str, Order] = {}
@@ -232,6 +234,8 @@ class IotZinxHub:
         station.offline_reason = None
         if link.iccid is not None:
             station.iccid = link.iccid
+        if station.is_host:
+            self._host_of_conn[link.conn_id] = station.device_id
         self._find_host(station)
         self._update_device(station)
         if station.is_host:
@@ -577,12 +581,13 @@ class IotZinxHub:
 
     def _find_host(self, station: StationState) -> None:
         """A sub-station shares its host gateway's connection (PROTOCOL.md 1)."""
-        if station.is_host:
+        if station.is_host or station.conn_id is None:
             return
-        for other in self.stations.values():
-            if other.online and other.is_host and other.conn_id == station.conn_id:
-                station.host_device_id = other.device_id
-                return
+        # By connection, not by a walk over every station: a connect storm of 3,000
+        # stations would otherwise cost 9 million comparisons.
+        host = self.stations.get(self._host_of_conn.get(station.conn_id, ""))
+        if host is not None and host.online and host.conn_id == station.conn_id:
+            station.host_device_id = host.device_id
 
     def _set_host(self, station: StationState, host_device_id: str) -> None:
         if station.host_device_id != host_device_id:
@@ -627,6 +632,8 @@ class IotZinxHub:
         """
         entry_id = self.entry.entry_id
         device_id = station.device_id
+        # Whatever the entities are told about, the next store write includes.
+        self._store.mark_changed(device_id)
         if station_level:
             async_dispatcher_send(self.hass, signal_station_update(entry_id, device_id))
         numbers = list(station.ports) if ports is None else list(ports)
@@ -866,6 +873,7 @@ class IotZinxHub:
             return False
         self.stations.pop(device_id, None)
         self._book.forget_station(device_id)
+        self._store.mark_changed(device_id)
         self._store.schedule_save()
         return True
 
