@@ -8,7 +8,8 @@
  *
  * is built here, each time it is opened, from the stations Home Assistant knows: one section
  * per station (connection, mains voltage), and for every port its status, a
- * charging switch, its power and session energy, and the energy it delivered today. A second
+ * charging switch, its power and session energy, and the energy it delivered today (stations
+ * whose ports have no entities, option "port_entities: none", show their totals). A second
  * view charts the energy of the last days. Only built-in cards are used, so "Take control" in
  * the dashboard's menu turns the result into an ordinary dashboard to edit by hand.
  *
