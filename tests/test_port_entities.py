@@ -6,11 +6,12 @@ from collections.abc import Callable
 import dataclasses
 
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.iot_zinx.const import CONF_HEARTBEAT_TIMEOUT, CONF_PORT_ENTITIES
+from custom_components.iot_zinx import hub as hub_module
+from custom_components.iot_zinx.const import CONF_HEARTBEAT_TIMEOUT, CONF_PORT_ENTITIES, DOMAIN
 from custom_components.iot_zinx.models import PortState, StationState
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
 
@@ -166,3 +167,33 @@ def test_totals_never_go_backwards() -> None:
     assert station.total_lifetime_energy_kwh == 4.25  # rounded to 0.01 kWh (4.254)
     station.ports[2].lifetime_confirmed = False
     assert station.total_lifetime_energy_kwh is None
+
+
+async def test_a_large_fleet_with_every_port_entity_raises_a_repair_issue(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: StationSimulator,
+    station_factory: Callable[..., SimulatedStation],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Beyond the threshold (here 1) the user is told to choose fewer port entities."""
+    monkeypatch.setattr(hub_module, "MANY_STATIONS_FOR_ALL_PORT_ENTITIES", 1)
+    issue_id = f"many_port_entities_{init_integration.entry_id}"
+    issues = ir.async_get(hass)
+    simulator.add_station(station_factory(0x04A228CD))
+    simulator.add_station(station_factory(0x04A228CE))
+    await simulator.start()
+    await simulator.wait_registered(timeout=5)
+    await hass.async_block_till_done()
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.severity is ir.IssueSeverity.WARNING
+    assert issue.translation_placeholders == {"stations": "1", "title": init_integration.title}
+
+    # Choosing fewer entities removes it (the stored stations still count: 2 > 1).
+    result = await hass.config_entries.options.async_init(init_integration.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {**result["data_schema"]({}), CONF_PORT_ENTITIES: "essential"}
+    )
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, issue_id) is None

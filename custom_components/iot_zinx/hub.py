@@ -19,7 +19,7 @@ import uuid
 
 from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
@@ -47,12 +47,16 @@ from .const import (
     DEFAULT_SERVICE_PRICE,
     DOMAIN,
     EVENT_IOT_ZINX,
+    ISSUE_MANY_PORT_ENTITIES,
     MANUFACTURER,
+    MANY_STATIONS_FOR_ALL_PORT_ENTITIES,
+    PORT_ENTITIES_ALL,
     signal_new_station,
     signal_port_update,
     signal_station_ports,
     signal_station_update,
 )
+from .entity import port_entity_level
 from .events import order_number_of
 from .models import ChargeMode, Order, PortState, StationState
 from .protocol import codes
@@ -158,6 +162,8 @@ class IotZinxHub:
         self.stations: dict[str, StationState] = {}
         self.server = DnyServer(self._server_config(), self, frame_logger=self._frame_logged)
         self._book = OrderBook(self.stations)
+        self._fleet_checked = False
+        self._fleet_issue_raised = False
         # The host gateway of each connection that has one (conn_id -> device id).
         self._host_of_conn: dict[int, str] = {}
         self._store = HubStore(hass, entry.entry_id, self._book, self.stations)
@@ -195,6 +201,7 @@ class IotZinxHub:
     async def async_start(self) -> None:
         """Load the persisted orders and energy, then listen; ``OSError`` if it cannot bind."""
         await self._store.async_load()
+        self._check_fleet_size()
         await self.server.start()
         self._stopped = False
         self._unsub_stop = self.hass.bus.async_listen(
@@ -247,6 +254,7 @@ class IotZinxHub:
             async_dispatcher_send(
                 self.hass, signal_new_station(self.entry.entry_id), station.device_id
             )
+            self._check_fleet_size()
         self._changed(station)
         self._fire(events.device_online(link, station, timestamp=link.connected_at))
 
@@ -528,6 +536,38 @@ class IotZinxHub:
         self._fire(events.host_heartbeat(link, message, timestamp=link.last_seen))
 
     # -- state helpers -------------------------------------------------------------------
+
+    @callback
+    def _check_fleet_size(self) -> None:
+        """Suggest fewer port entities (a repair issue) once the fleet is large.
+
+        Raised once per start when the stations outgrow what every port entity allows;
+        removed at the next start once the option (or the fleet) no longer calls for it.
+        """
+        issue_id = f"{ISSUE_MANY_PORT_ENTITIES}_{self.entry.entry_id}"
+        if (
+            port_entity_level(self.entry) != PORT_ENTITIES_ALL
+            or len(self.stations) <= MANY_STATIONS_FOR_ALL_PORT_ENTITIES
+        ):
+            if not self._fleet_checked:
+                ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+                self._fleet_checked = True
+            return
+        if self._fleet_issue_raised:
+            return
+        self._fleet_issue_raised = True
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_MANY_PORT_ENTITIES,
+            translation_placeholders={
+                "stations": str(MANY_STATIONS_FOR_ALL_PORT_ENTITIES),
+                "title": self.entry.title,
+            },
+        )
 
     def _station(self, device_id: str, physical_id: int) -> tuple[StationState, bool]:
         """The station's state, created on first sight; True when it was created."""
