@@ -173,6 +173,10 @@ class IotZinxStationTotalEntity(IotZinxEntity):
         return signal_station_ports(self.hub.entry.entry_id, self.device_id)
 
 
+def _nothing_to_unsubscribe() -> None:
+    """The unsubscribe of a station whose ports get no entities (nothing was subscribed)."""
+
+
 @dataclass(slots=True)
 class _KnownStation:
     """What one platform already created for one station."""
@@ -201,19 +205,9 @@ def async_add_station_entities(
     hub = entry.runtime_data
     known: dict[str, _KnownStation] = {}
     level = port_entity_level(entry)
-    build_port_entities = port_entities
-
-    def wanted_port_entities(hub: IotZinxHub, station: StationState, port: int) -> list[Entity]:
-        if level == PORT_ENTITIES_NONE:
-            return []  # not even built: thousands of stations are the reason for "none"
-        return [
-            entity
-            for entity in build_port_entities(hub, station, port)
-            if port_entity_wanted(level, platform, entity.entity_description.key)
-        ]
-
-    if level != PORT_ENTITIES_ALL:
-        port_entities = wanted_port_entities
+    # With "none" no port entity is built, and nothing watches for new ports: thousands of
+    # stations are the reason for that level.
+    with_ports = level != PORT_ENTITIES_NONE
 
     @callback
     def add_ports(device_id: str) -> None:
@@ -223,7 +217,12 @@ def async_add_station_entities(
         if new := sorted(numbers - known[device_id].ports):
             known[device_id].ports.update(new)
             async_add_entities(
-                [entity for port in new for entity in port_entities(hub, station, port)]
+                [
+                    entity
+                    for port in new
+                    for entity in port_entities(hub, station, port)
+                    if port_entity_wanted(level, platform, entity.entity_description.key)
+                ]
             )
 
     @callback
@@ -238,14 +237,19 @@ def async_add_station_entities(
         known[device_id] = _KnownStation(
             state=station,
             ports=set(),
-            unsubscribe=async_dispatcher_connect(
-                hass,
-                signal_station_update(entry.entry_id, device_id),
-                partial(add_ports, device_id),
+            unsubscribe=(
+                async_dispatcher_connect(
+                    hass,
+                    signal_station_update(entry.entry_id, device_id),
+                    partial(add_ports, device_id),
+                )
+                if with_ports
+                else _nothing_to_unsubscribe
             ),
         )
         async_add_entities(list(station_entities(hub, station)))
-        add_ports(device_id)
+        if with_ports:
+            add_ports(device_id)
 
     @callback
     def unsubscribe_all() -> None:
