@@ -184,15 +184,8 @@ class OrderBook:
         }
 
     def dump(self, stations: dict[str, StationState]) -> StoredData:
-        """The JSON document of the book and the stations."""
-        return {
-            "stations": {
-                device_id: self.station_doc(station) for device_id, station in stations.items()
-            },
-            "orders": [self.order_doc(key, order) for key, order in self.orders.items()],
-            "settlement_ids": list(self._settlement_ids),
-            "ended_orders": list(self._ended),
-        }
+        """The JSON document of the book and the stations, every part built afresh."""
+        return self.dump_changed(stations, set(stations), {}, {})
 
     def dump_changed(
         self,
