@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import dataclasses
+import re
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
@@ -11,14 +12,37 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.iot_zinx import hub as hub_module
-from custom_components.iot_zinx.const import CONF_HEARTBEAT_TIMEOUT, CONF_PORT_ENTITIES, DOMAIN
+from custom_components.iot_zinx.const import (
+    CONF_HEARTBEAT_TIMEOUT,
+    CONF_PORT_ENTITIES,
+    DOMAIN,
+    STATION_TOTAL_KEYS,
+)
 from custom_components.iot_zinx.models import PortState, StationState
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
+from custom_components.iot_zinx.sensor import STATION_TOTAL_SENSORS
 
 from .conftest import POWER_REPORT, STATION_ID, wait_for_station
 
 STATION = "sensor.ap3000_04a228cd"
 TOTALS = {"charging_ports", "total_power", "total_lifetime_energy"}
+# A station's own entities with "all" (signal is there, disabled by default) and with "none".
+STATION_ENTITIES = {
+    ("binary_sensor", "connectivity"),
+    ("sensor", "voltage"),
+    ("sensor", "temperature"),
+    ("sensor", "signal"),
+    ("sensor", "last_heartbeat"),
+    ("sensor", "iccid"),
+    ("button", "reboot"),
+    ("button", "query_status"),
+}
+FLEET_STATION_ENTITIES = {
+    ("binary_sensor", "connectivity"),
+    ("sensor", "voltage"),
+    ("sensor", "temperature"),
+    *(("sensor", key) for key in TOTALS),
+}
 # Every entity a port has with the default option ("all"), as (platform, key).
 ALL_PORT_ENTITIES = {
     ("sensor", "status"),
@@ -50,6 +74,16 @@ def port_entities(registry: er.EntityRegistry, entry_id: str) -> set[tuple[str, 
             number, _, key = rest.partition("_")
             found.add((entity.domain, int(number), key))
     return found
+
+
+def station_entities(registry: er.EntityRegistry, entry_id: str) -> set[tuple[str, str]]:
+    """(platform, key) of the station's own entities."""
+    return {
+        (entity.domain, entity.unique_id.removeprefix(f"{STATION_ID}_"))
+        for entity in er.async_entries_for_config_entry(registry, entry_id)
+        if entity.unique_id.startswith(f"{STATION_ID}_")
+        and not re.match(rf"{STATION_ID}_port\d+_", entity.unique_id)
+    }
 
 
 def station_keys(registry: er.EntityRegistry, entry_id: str) -> set[str]:
@@ -94,7 +128,9 @@ async def test_none_station_totals(
     """No port entity at all; the station's totals follow every port's report."""
     entry_id = init_integration.entry_id
     assert port_entities(entity_registry, entry_id) == set()
-    assert station_keys(entity_registry, entry_id) >= TOTALS
+    # A fleet's station keeps connectivity, voltage, temperature and the totals only.
+    assert station_entities(entity_registry, entry_id) == FLEET_STATION_ENTITIES
+    assert hass.states.get("button.ap3000_04a228cd_reboot") is None
     assert hass.states.get(f"{STATION}_charging_ports").state == "1"
     assert hass.states.get(f"{STATION}_total_power").state == "215.3"
     assert hass.states.get(f"{STATION}_total_lifetime_energy").state == "0.12"
@@ -142,13 +178,21 @@ async def test_changing_the_level_removes_what_it_drops(
 
     await station_talks()
     assert port_entities(entity_registry, entry_id) == per_port(ALL_PORT_ENTITIES)
+    assert station_entities(entity_registry, entry_id) == STATION_ENTITIES
+
+    # An entity that is neither a station's nor a port's (a webhook endpoint's sensor).
+    endpoint_sensor = entity_registry.async_get_or_create(
+        "sensor", DOMAIN, "forwarding_0A1B2C3D_queued", config_entry=init_integration
+    )
 
     await set_level("none")
+    assert entity_registry.async_get(endpoint_sensor.entity_id) is not None
     # Gone at once, before the station is back.
     assert port_entities(entity_registry, entry_id) == set()
+    assert station_entities(entity_registry, entry_id) <= FLEET_STATION_ENTITIES
     await station_talks()
     assert port_entities(entity_registry, entry_id) == set()
-    assert station_keys(entity_registry, entry_id) >= TOTALS
+    assert station_entities(entity_registry, entry_id) == FLEET_STATION_ENTITIES
     assert hass.states.get("switch.ap3000_04a228cd_port_1_charging") is None
 
     await set_level("essential")
@@ -156,6 +200,8 @@ async def test_changing_the_level_removes_what_it_drops(
     assert hass.states.get(f"{STATION}_total_power") is None
     await station_talks()
     assert port_entities(entity_registry, entry_id) == per_port(ESSENTIAL_PORT_ENTITIES)
+    # The station's diagnostics and buttons are back.
+    assert station_entities(entity_registry, entry_id) == STATION_ENTITIES
 
 
 def test_totals_never_go_backwards() -> None:
@@ -197,3 +243,8 @@ async def test_a_large_fleet_with_every_port_entity_raises_a_repair_issue(
     )
     await hass.async_block_till_done()
     assert issues.async_get_issue(DOMAIN, issue_id) is None
+
+
+def test_total_keys_are_the_total_sensors() -> None:
+    """const.STATION_TOTAL_KEYS (read by the option and the clean-up) are sensor.py's totals."""
+    assert {d.key for d in STATION_TOTAL_SENSORS} == STATION_TOTAL_KEYS

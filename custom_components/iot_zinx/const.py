@@ -60,6 +60,20 @@ ESSENTIAL_PORT_ENTITIES: Final = frozenset(
         ("switch", "charging"),
     }
 )
+# The station totals: only with "none", where they stand in for the port entities.
+STATION_TOTAL_KEYS: Final = frozenset({"charging_ports", "total_power", "total_lifetime_energy"})
+# With "none" (for thousands of stations) a station keeps what a fleet overview needs: whether
+# it is online, its mains voltage and temperature, and the totals. Each entity costs Home
+# Assistant about 11 KB and some 60 objects its garbage collector walks; last heartbeat,
+# ICCID and the reboot / query buttons are left to the diagnostics download and the actions.
+FLEET_STATION_ENTITIES: Final = frozenset(
+    {
+        ("binary_sensor", "connectivity"),
+        ("sensor", "voltage"),
+        ("sensor", "temperature"),
+        *(("sensor", key) for key in STATION_TOTAL_KEYS),
+    }
+)
 
 CONF_ADMISSION: Final = "admission"
 ADMISSION_ANY: Final = "any"

@@ -29,10 +29,12 @@ from .const import (
     DEFAULT_PORT_ENTITIES,
     DOMAIN,
     ESSENTIAL_PORT_ENTITIES,
+    FLEET_STATION_ENTITIES,
     LOGGER,
     PORT_ENTITIES_ALL,
     PORT_ENTITIES_ESSENTIAL,
     PORT_ENTITIES_NONE,
+    STATION_TOTAL_KEYS,
     signal_new_station,
     signal_port_update,
     signal_station_ports,
@@ -57,8 +59,7 @@ def is_charging_station(station: StationState) -> bool:
 # Unique ids are "<station>_<key>" and "<station>_port<n>_<key>" (below); the dashboard
 # strategy (frontend/iot-zinx-ports.js) reads them the same way.
 _PORT_UNIQUE_ID = re.compile(r"^[0-9A-F]{8}_port\d+_(?P<key>.+)$")
-# The station's totals over its ports: only when the ports have no entities of their own.
-STATION_TOTAL_KEYS = frozenset({"charging_ports", "total_power", "total_lifetime_energy"})
+_STATION_UNIQUE_ID = re.compile(r"^[0-9A-F]{8}_(?P<key>.+)$")
 
 
 def port_entity_level(entry: ConfigEntry) -> str:
@@ -73,9 +74,15 @@ def port_entity_wanted(level: str, platform: str, key: str) -> bool:
     return level == PORT_ENTITIES_ESSENTIAL and (platform, key) in ESSENTIAL_PORT_ENTITIES
 
 
-def station_totals_wanted(entry: ConfigEntry) -> bool:
-    """The station's totals stand in for the port entities when ports have none."""
-    return port_entity_level(entry) == PORT_ENTITIES_NONE
+def station_entity_wanted(level: str, platform: str, key: str) -> bool:
+    """Whether a station gets the entity of this platform and description key.
+
+    The totals exist only with "none", where they stand in for the port entities; "none"
+    also keeps a station to ``FLEET_STATION_ENTITIES``.
+    """
+    if level == PORT_ENTITIES_NONE:
+        return (platform, key) in FLEET_STATION_ENTITIES
+    return key not in STATION_TOTAL_KEYS
 
 
 @callback
@@ -86,14 +93,16 @@ def async_remove_unwanted_entities(hass: HomeAssistant, entry: ConfigEntry) -> i
     provided" (and raising it, the station totals).
     """
     level = port_entity_level(entry)
-    totals = level == PORT_ENTITIES_NONE
     registry = er.async_get(hass)
     unwanted = []
     for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
         if (match := _PORT_UNIQUE_ID.match(entity.unique_id)) is not None:
-            if not port_entity_wanted(level, entity.domain, match["key"]):
-                unwanted.append(entity.entity_id)
-        elif not totals and entity.unique_id.partition("_")[2] in STATION_TOTAL_KEYS:
+            wanted = port_entity_wanted(level, entity.domain, match["key"])
+        elif (match := _STATION_UNIQUE_ID.match(entity.unique_id)) is not None:
+            wanted = station_entity_wanted(level, entity.domain, match["key"])
+        else:  # the forwarding endpoints' diagnostic sensors: not the option's business
+            continue
+        if not wanted:
             unwanted.append(entity.entity_id)
     for entity_id in unwanted:
         registry.async_remove(entity_id)
@@ -247,7 +256,13 @@ def async_add_station_entities(
                 else _nothing_to_unsubscribe
             ),
         )
-        async_add_entities(list(station_entities(hub, station)))
+        async_add_entities(
+            [
+                entity
+                for entity in station_entities(hub, station)
+                if station_entity_wanted(level, platform, entity.entity_description.key)
+            ]
+        )
         if with_ports:
             add_ports(device_id)
 

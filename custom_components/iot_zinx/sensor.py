@@ -33,7 +33,6 @@ from .entity import (
     IotZinxStationTotalEntity,
     async_add_station_entities,
     is_charging_station,
-    station_totals_wanted,
 )
 from .forwarding_entities import async_setup_forwarding_sensors
 from .protocol.codes import PortStatus
@@ -250,20 +249,18 @@ async def async_setup_entry(
 ) -> None:
     """Add sensors for every station and port, as they appear."""
 
-    totals = station_totals_wanted(entry)
-
     def station_entities(hub: IotZinxHub, station: StationState) -> list[SensorEntity]:
+        # The port_entities option picks among these (totals only with "none").
         entities: list[SensorEntity] = [
             IotZinxStationSensor(hub, station.device_id, description)
             for description in STATION_SENSORS
             if description.exists_fn(station)
         ]
-        if totals:
-            entities.extend(
-                IotZinxStationTotalSensor(hub, station.device_id, description)
-                for description in STATION_TOTAL_SENSORS
-                if description.exists_fn(station)
-            )
+        entities.extend(
+            IotZinxStationTotalSensor(hub, station.device_id, description)
+            for description in STATION_TOTAL_SENSORS
+            if description.exists_fn(station)
+        )
         return entities
 
     def port_entities(hub: IotZinxHub, station: StationState, port: int) -> list[SensorEntity]:
