@@ -65,7 +65,8 @@ STATION_TOTAL_KEYS: Final = frozenset({"charging_ports", "total_power", "total_l
 # With "none" (for thousands of stations) a station keeps what a fleet overview needs: whether
 # it is online, its mains voltage and temperature, and the totals. Each entity costs Home
 # Assistant about 11 KB and some 60 objects its garbage collector walks; last heartbeat,
-# ICCID and the reboot / query buttons are left to the diagnostics download and the actions.
+# ICCID and the reboot / query buttons are left to the events (device_register carries the
+# ICCID) and the actions (iot_zinx.reboot, iot_zinx.query_status).
 FLEET_STATION_ENTITIES: Final = frozenset(
     {
         ("binary_sensor", "connectivity"),
