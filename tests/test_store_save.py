@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+import itertools
 from typing import Any
 from unittest.mock import AsyncMock, MagicMock
 
@@ -135,3 +136,40 @@ async def test_a_write_rebuilds_only_the_changed_stations(hass: HomeAssistant) -
     # What was handed out before is never modified afterwards.
     assert first["stations"]["04A22900"]["ports"]["1"]["lifetime_kwh"] == 0.0
     assert first["orders"][0]["energy_kwh"] == 0.0
+
+
+async def test_steady_settlements_share_writes(hass: HomeAssistant) -> None:
+    """Settlements arriving steadily: the first is written at once, then one write per interval.
+
+    Each call still returns only after a write that started after it, with its station in it.
+    """
+    stations: dict[str, StationState] = {}
+    store = HubStore(hass, "entry", OrderBook(), stations)
+    store.commit_interval = 0.2
+    loop = asyncio.get_running_loop()
+    writes: list[tuple[float, set[str]]] = []
+
+    async def save(data: Any) -> None:
+        writes.append((loop.time(), set(data["stations"])))
+
+    backend = MagicMock()
+    backend.async_save = save
+    store._store = backend
+
+    start = loop.time()
+    calls = []
+    for number in range(10):  # one settlement every 50 ms for half a second
+        device_id = f"{0x04A22900 + number:08X}"
+        stations[device_id] = StationState(device_id, 0x04A22900 + number)
+        store.mark_changed(device_id)
+        call = asyncio.ensure_future(store.async_save())
+        calls.append((device_id, loop.time(), call))
+        await asyncio.sleep(0.05)
+    await asyncio.gather(*(call for _, _, call in calls))
+
+    assert writes[0][0] - start < 0.05  # the first, after a quiet interval: at once
+    assert 3 <= len(writes) <= 4  # not ten
+    assert all(b[0] - a[0] >= 0.19 for a, b in itertools.pairwise(writes))
+    for device_id, called_at, _ in calls:
+        # Covered by a write that started after the call and contains its station.
+        assert any(at >= called_at and device_id in saved for at, saved in writes)
