@@ -173,3 +173,27 @@ async def test_steady_settlements_share_writes(hass: HomeAssistant) -> None:
     for device_id, called_at, _ in calls:
         # Covered by a write that started after the call and contains its station.
         assert any(at >= called_at and device_id in saved for at, saved in writes)
+
+
+async def test_an_opened_order_right_after_a_write_waits_for_the_interval(
+    hass: HomeAssistant,
+) -> None:
+    """schedule_save(0) within commit_interval of a write: brought forward to the interval."""
+    store = HubStore(hass, "entry", OrderBook(), {})
+    backend = MagicMock()
+    backend.async_save = AsyncMock()
+    store._store = backend
+
+    store.schedule_save(0)  # nothing written yet: at once
+    assert backend.async_delay_save.call_args.args[1] == 0
+    data_func = backend.async_delay_save.call_args.args[0]
+    data_func()  # the Store starts that write
+    store.schedule_save(0)  # an order opens right after it
+    delay = backend.async_delay_save.call_args.args[1]
+    assert store.commit_interval - 0.1 < delay <= store.commit_interval
+
+    await store.async_save()  # a settlement now shares the interval too
+    backend.async_save.assert_awaited_once()
+    loop = asyncio.get_running_loop()
+    assert store._last_write_start is not None
+    assert loop.time() - store._last_write_start < 0.1

@@ -322,15 +322,22 @@ class HubStore:
         trickle of changes (a busy site sends several a second) would never be written
         before Home Assistant stops, and a crash would lose every open order and the
         lifetime energy (scripts/fault_restart). A shorter delay (an order opened) brings a
-        pending write forward. Also written at Home Assistant's final write.
+        pending write forward, but not closer than ``commit_interval`` after the last write
+        started: orders opening steadily share writes as settlements do. Also written at
+        Home Assistant's final write.
         """
         if self._save_pending and delay >= SAVE_DELAY:
             return
+        if self._last_write_start is not None:
+            now = asyncio.get_running_loop().time()
+            delay = max(delay, self._last_write_start + self.commit_interval - now)
         self._save_pending = True
         self._store.async_delay_save(self._dump_pending, delay)
 
     def _dump_pending(self) -> StoredData:
+        # Called by the Store as its delayed write starts.
         self._save_pending = False
+        self._last_write_start = asyncio.get_running_loop().time()
         return self._dump()
 
     async def async_save(self) -> None:
