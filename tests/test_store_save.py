@@ -197,3 +197,18 @@ async def test_an_opened_order_right_after_a_write_waits_for_the_interval(
     loop = asyncio.get_running_loop()
     assert store._last_write_start is not None
     assert loop.time() - store._last_write_start < 0.1
+
+
+async def test_the_final_write_does_not_wait(hass: HomeAssistant) -> None:
+    """The hub stopping writes at once, even right after another write."""
+    store = HubStore(hass, "entry", OrderBook(), {})
+    backend = MagicMock()
+    backend.async_save = AsyncMock()
+    store._store = backend
+    loop = asyncio.get_running_loop()
+
+    await store.async_save()
+    start = loop.time()
+    await store.async_save(final=True)
+    assert loop.time() - start < 0.1
+    assert backend.async_save.await_count == 2

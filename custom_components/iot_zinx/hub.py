@@ -223,7 +223,7 @@ class IotZinxHub:
             return
         self._stopped = True
         await self.server.stop()
-        await self._store.async_save()
+        await self._store.async_save(final=True)
 
     # -- ServerObserver ------------------------------------------------------------------
 

@@ -340,13 +340,15 @@ class HubStore:
         self._last_write_start = asyncio.get_running_loop().time()
         return self._dump()
 
-    async def async_save(self) -> None:
+    async def async_save(self, *, final: bool = False) -> None:
         """Save now; return once a write that started after this call has finished.
 
         Settlements wait for this before they are acknowledged. When a hundred arrive
         together (a tenth of a big site's orders ending at once), the calls that queue
         behind a running write share the next one instead of writing the whole store a
         hundred times in a row; and writes start at most once per ``commit_interval``.
+        The ``final`` write (the hub stopping) does not wait for the interval: nothing
+        could share it.
         """
         self._requested += 1
         wanted = self._requested
@@ -355,7 +357,8 @@ class HubStore:
                 return  # a write that started after this call has saved it
             loop = asyncio.get_running_loop()
             if (
-                self._last_write_start is not None
+                not final
+                and self._last_write_start is not None
                 and (wait := self._last_write_start + self.commit_interval - loop.time()) > 0
             ):
                 await asyncio.sleep(wait)  # the calls arriving meanwhile share this write
