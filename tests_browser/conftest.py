@@ -152,5 +152,25 @@ def browser(playwright: Playwright) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture(scope="session")
-def page(browser: BrowserContext) -> Page:
-    return browser.pages[0] if browser.pages else browser.new_page()
+def page(browser: BrowserContext, artifacts: Path) -> Iterator[Page]:
+    """The one tab; what its console says and which requests fail go to browser.log."""
+    page = browser.pages[0] if browser.pages else browser.new_page()
+    start = time.monotonic()
+    with (artifacts / "browser.log").open("a") as log:
+
+        def line(text: str) -> None:
+            log.write(f"{time.monotonic() - start:8.3f}  {text}\n")
+            log.flush()
+
+        page.on("console", lambda message: line(f"console {message.type}: {message.text}"))
+        page.on("pageerror", lambda error: line(f"page error: {error}"))
+        page.on("requestfailed", lambda request: line(f"failed {request.url}: {request.failure}"))
+        page.on(
+            "response",
+            lambda response: (
+                line(f"{response.status} {response.url}")
+                if response.status >= 400 or "iot_zinx" in response.url
+                else None
+            ),
+        )
+        yield page
