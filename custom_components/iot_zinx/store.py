@@ -328,11 +328,16 @@ class HubStore:
         """
         if self._save_pending and delay >= SAVE_DELAY:
             return
-        if self._last_write_start is not None:
-            now = asyncio.get_running_loop().time()
-            delay = max(delay, self._last_write_start + self.commit_interval - now)
+        delay = max(delay, self._until_next_write())
         self._save_pending = True
         self._store.async_delay_save(self._dump_pending, delay)
+
+    def _until_next_write(self) -> float:
+        """Seconds before another write may start (``commit_interval`` after the last)."""
+        if self._last_write_start is None:
+            return 0.0
+        now = asyncio.get_running_loop().time()
+        return max(0.0, self._last_write_start + self.commit_interval - now)
 
     def _dump_pending(self) -> StoredData:
         # Called by the Store as its delayed write starts.
@@ -355,14 +360,9 @@ class HubStore:
         async with self._write_lock:
             if self._covered >= wanted:
                 return  # a write that started after this call has saved it
-            loop = asyncio.get_running_loop()
-            if (
-                not final
-                and self._last_write_start is not None
-                and (wait := self._last_write_start + self.commit_interval - loop.time()) > 0
-            ):
+            if not final and (wait := self._until_next_write()) > 0:
                 await asyncio.sleep(wait)  # the calls arriving meanwhile share this write
-            self._last_write_start = loop.time()
+            self._last_write_start = asyncio.get_running_loop().time()
             self._covered = self._requested
             self._save_pending = False
             await self._store.async_save(self._dump())
