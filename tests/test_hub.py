@@ -10,6 +10,7 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity_platform import async_get_platforms
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -960,6 +961,17 @@ async def test_remove_station_and_diagnostics(
     hub = hub_of(init_integration)
     station = station_factory(plugged=(0,))
     await connect(hass, simulator, station, captured)
+    # Every entity of the station shares the hub's one DeviceInfo of it.
+    await hass.async_block_till_done()
+    station_entities = [
+        entity
+        for platform in async_get_platforms(hass, DOMAIN)
+        for entity in platform.entities.values()
+        if (entity.unique_id or "").startswith(STATION_ID)
+    ]
+    assert len(station_entities) > 20
+    assert all(entity.device_info is hub.device_infos[STATION_ID] for entity in station_entities)
+    assert hub.device_infos[STATION_ID] == {"identifiers": {(DOMAIN, STATION_ID)}}
     await hub.async_start_charging(STATION_ID, 1, mode=ChargeMode.FULL, order_number="D1")
     diagnostics = hub.diagnostics()
     assert diagnostics["server"]["port"] == hub.server.port
@@ -987,6 +999,7 @@ async def test_remove_station_and_diagnostics(
     await wait_event(captured, is_type("device_offline"))
     assert hub.async_remove_station(STATION_ID) is True
     assert STATION_ID not in hub.stations
+    assert STATION_ID not in hub.device_infos
     assert hub.diagnostics()["stations"] == {}
 
     # It comes back: a new station for the platforms.

@@ -14,7 +14,9 @@ from homeassistant.helpers.typing import ConfigType
 
 from .const import (
     CONF_FORWARD_RETENTION_DAYS,
+    CONF_FREEZE_HEAP,
     DEFAULT_FORWARD_RETENTION_DAYS,
+    DEFAULT_FREEZE_HEAP,
     DOMAIN,
     ISSUE_CANNOT_BIND,
     LOGGER,
@@ -23,6 +25,7 @@ from .entity import async_remove_unwanted_entities
 from .forwarding import DATA_FORWARDING, async_setup_forwarding
 from .forwarding_entities import async_remove_forwarding_device
 from .frontend import async_register_frontend
+from .heap import async_heap_freezer
 from .hub import IotZinxHub, async_remove_storage
 from .services import async_setup_services
 
@@ -92,6 +95,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> b
     # Before the platforms add anything: what the port_entities option dropped goes away.
     async_remove_unwanted_entities(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    if entry.options.get(CONF_FREEZE_HEAP, DEFAULT_FREEZE_HEAP):
+        async_heap_freezer(hass).async_enable(entry.entry_id)
     LOGGER.debug("Station server listening on %s:%s", entry.data[CONF_HOST], hub.server.port)
     return True
 
@@ -100,6 +105,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> 
     """Remove the platforms and close the listener and every station connection."""
     if unload_ok := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         await entry.runtime_data.async_stop()
+        # Thaws once no entry wants it: the removed entities' objects are then reclaimable.
+        async_heap_freezer(hass).async_disable(entry.entry_id)
     return unload_ok
 
 

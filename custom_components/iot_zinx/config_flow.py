@@ -19,6 +19,7 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import callback
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -42,6 +43,7 @@ from .const import (
     CONF_CHARGE_MODE,
     CONF_ELECTRICITY_PRICE,
     CONF_FORWARD_RETENTION_DAYS,
+    CONF_FREEZE_HEAP,
     CONF_HEARTBEAT_TIMEOUT,
     CONF_PORT_ENTITIES,
     CONF_SERVICE_PRICE,
@@ -53,6 +55,7 @@ from .const import (
     DEFAULT_CHARGE_MODE,
     DEFAULT_ELECTRICITY_PRICE,
     DEFAULT_FORWARD_RETENTION_DAYS,
+    DEFAULT_FREEZE_HEAP,
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -225,6 +228,7 @@ _DEFAULT_OPTIONS: dict[str, Any] = {
     CONF_STATION_ALLOW_LIST: [],
     CONF_FORWARD_RETENTION_DAYS: DEFAULT_FORWARD_RETENTION_DAYS,
     CONF_PORT_ENTITIES: DEFAULT_PORT_ENTITIES,
+    CONF_FREEZE_HEAP: DEFAULT_FREEZE_HEAP,
 }
 
 
@@ -274,5 +278,6 @@ def _options_schema(values: dict[str, Any]) -> vol.Schema:
             key(CONF_STATION_ALLOW_LIST): TextSelector(TextSelectorConfig(multiple=True)),
             key(CONF_FORWARD_RETENTION_DAYS): _number(1, MAX_FORWARD_RETENTION_DAYS, 1, "d"),
             key(CONF_PORT_ENTITIES): _select(PORT_ENTITY_LEVELS, CONF_PORT_ENTITIES),
+            key(CONF_FREEZE_HEAP): BooleanSelector(),
         }
     )

@@ -76,6 +76,11 @@ FLEET_STATION_ENTITIES: Final = frozenset(
     }
 )
 
+# Large sites: keep Home Assistant's long-lived heap out of Python's full garbage collections
+# (heap.py). Process-wide, so off unless the operator asks for it.
+CONF_FREEZE_HEAP: Final = "freeze_heap"
+DEFAULT_FREEZE_HEAP: Final = False
+
 CONF_ADMISSION: Final = "admission"
 ADMISSION_ANY: Final = "any"
 ADMISSION_ALLOW_LIST: Final = "allow_list"

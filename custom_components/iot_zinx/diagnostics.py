@@ -9,6 +9,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_CARD_ALLOW_LIST
 from .forwarding import DATA_FORWARDING
+from .heap import DATA_HEAP
 
 if TYPE_CHECKING:
     from . import IotZinxConfigEntry
@@ -35,6 +36,10 @@ async def async_get_config_entry_diagnostics(
                 manager.diagnostics()
                 if (manager := hass.data.get(DATA_FORWARDING)) is not None
                 else None
+            ),
+            # The large-site heap freeze (process-wide): its last pause and what it froze.
+            "heap": (
+                freezer.diagnostics() if (freezer := hass.data.get(DATA_HEAP)) is not None else None
             ),
         },
         TO_REDACT,

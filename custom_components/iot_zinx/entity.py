@@ -128,8 +128,13 @@ class IotZinxEntity(Entity):
         self.entity_description = description
         self._attr_unique_id = f"{device_id}_{description.key}"
         # Identifiers only: the hub owns the device's name, model and firmware in the
-        # registry and updates them when a station re-registers.
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, device_id)})
+        # registry and updates them when a station re-registers. Home Assistant only reads
+        # it, so the station's entities share one.
+        if (device_info := hub.device_infos.get(device_id)) is None:
+            device_info = hub.device_infos[device_id] = DeviceInfo(
+                identifiers={(DOMAIN, device_id)}
+            )
+        self._attr_device_info = device_info
 
     @property
     def station(self) -> StationState | None:

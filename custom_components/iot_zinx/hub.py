@@ -20,6 +20,7 @@ import uuid
 from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
@@ -179,6 +180,9 @@ class IotZinxHub:
         self._charge_message_ids: dict[int, int] = {}
         self._unsub_stop: Callable[[], None] | None = None
         self._stopped = False
+        # One DeviceInfo per station, shared by its entities (entity.py): a 10-port station
+        # with every port entity would otherwise hold ninety identical ones.
+        self.device_infos: dict[str, DeviceInfo] = {}
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -912,6 +916,7 @@ class IotZinxHub:
         if station is not None and station.online:
             return False
         self.stations.pop(device_id, None)
+        self.device_infos.pop(device_id, None)
         self._book.forget_station(device_id)
         self._store.mark_changed(device_id)
         self._store.schedule_save()
