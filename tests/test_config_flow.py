@@ -23,8 +23,8 @@ from custom_components.iot_zinx.const import (
     CONF_CHARGE_MODE,
     CONF_ELECTRICITY_PRICE,
     CONF_FORWARD_RETENTION_DAYS,
-    CONF_FREEZE_HEAP,
     CONF_HEARTBEAT_TIMEOUT,
+    CONF_LARGE_SITE_TUNING,
     CONF_PORT_ENTITIES,
     CONF_SERVICE_PRICE,
     CONF_STATION_ALLOW_LIST,
@@ -74,7 +74,7 @@ OPTIONS_INPUT = {
     CONF_STATION_ALLOW_LIST: ["04a228cd"],
     CONF_FORWARD_RETENTION_DAYS: 14,
     CONF_PORT_ENTITIES: "essential",
-    CONF_FREEZE_HEAP: False,
+    CONF_LARGE_SITE_TUNING: False,
 }
 
 
@@ -176,7 +176,7 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
         CONF_STATION_ALLOW_LIST: [],
         CONF_FORWARD_RETENTION_DAYS: 7,
         CONF_PORT_ENTITIES: "all",
-        CONF_FREEZE_HEAP: False,
+        CONF_LARGE_SITE_TUNING: False,
     }
     assert hass.data[DATA_FORWARDING].settings.retention == timedelta(days=7)
 

@@ -14,9 +14,9 @@ from homeassistant.helpers.typing import ConfigType
 
 from .const import (
     CONF_FORWARD_RETENTION_DAYS,
-    CONF_FREEZE_HEAP,
+    CONF_LARGE_SITE_TUNING,
     DEFAULT_FORWARD_RETENTION_DAYS,
-    DEFAULT_FREEZE_HEAP,
+    DEFAULT_LARGE_SITE_TUNING,
     DOMAIN,
     ISSUE_CANNOT_BIND,
     LOGGER,
@@ -25,8 +25,8 @@ from .entity import async_remove_unwanted_entities
 from .forwarding import DATA_FORWARDING, async_setup_forwarding
 from .forwarding_entities import async_remove_forwarding_device
 from .frontend import async_register_frontend
-from .heap import async_heap_freezer
 from .hub import IotZinxHub, async_remove_storage
+from .runtime_tuning import DATA_RUNTIME_TUNING, async_runtime_tuning
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -95,8 +95,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> b
     # Before the platforms add anything: what the port_entities option dropped goes away.
     async_remove_unwanted_entities(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    if entry.options.get(CONF_FREEZE_HEAP, DEFAULT_FREEZE_HEAP):
-        async_heap_freezer(hass).async_enable(entry.entry_id)
+    if entry.options.get(CONF_LARGE_SITE_TUNING, DEFAULT_LARGE_SITE_TUNING):
+        async_runtime_tuning(hass).async_enable(entry.entry_id)
     LOGGER.debug("Station server listening on %s:%s", entry.data[CONF_HOST], hub.server.port)
     return True
 
@@ -106,7 +106,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> 
     if unload_ok := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         await entry.runtime_data.async_stop()
         # Thaws once no entry wants it: the removed entities' objects are then reclaimable.
-        async_heap_freezer(hass).async_disable(entry.entry_id)
+        if (tuning := hass.data.get(DATA_RUNTIME_TUNING)) is not None:
+            tuning.async_disable(entry.entry_id)
     return unload_ok
 
 

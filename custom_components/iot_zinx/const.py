@@ -77,9 +77,10 @@ FLEET_STATION_ENTITIES: Final = frozenset(
 )
 
 # Large sites: keep Home Assistant's long-lived heap out of Python's full garbage collections
-# (heap.py). Process-wide, so off unless the operator asks for it.
-CONF_FREEZE_HEAP: Final = "freeze_heap"
-DEFAULT_FREEZE_HEAP: Final = False
+# and shorten the GIL switch interval (runtime_tuning.py). Process-wide, so off unless the
+# operator asks for it.
+CONF_LARGE_SITE_TUNING: Final = "large_site_tuning"
+DEFAULT_LARGE_SITE_TUNING: Final = False
 
 CONF_ADMISSION: Final = "admission"
 ADMISSION_ANY: Final = "any"

@@ -9,7 +9,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_CARD_ALLOW_LIST
 from .forwarding import DATA_FORWARDING
-from .heap import DATA_HEAP
+from .runtime_tuning import DATA_RUNTIME_TUNING
 
 if TYPE_CHECKING:
     from . import IotZinxConfigEntry
@@ -37,9 +37,11 @@ async def async_get_config_entry_diagnostics(
                 if (manager := hass.data.get(DATA_FORWARDING)) is not None
                 else None
             ),
-            # The large-site heap freeze (process-wide): its last pause and what it froze.
-            "heap": (
-                freezer.diagnostics() if (freezer := hass.data.get(DATA_HEAP)) is not None else None
+            # The large-site tuning (process-wide): the heap's passes, the switch interval.
+            "runtime_tuning": (
+                tuning.diagnostics()
+                if (tuning := hass.data.get(DATA_RUNTIME_TUNING)) is not None
+                else None
             ),
         },
         TO_REDACT,

@@ -19,6 +19,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 import hashlib
+import random
 import time
 from typing import TYPE_CHECKING, Any, Final
 import uuid
@@ -105,7 +106,7 @@ def envelope(
 ) -> Envelope:
     """The EVENTS.md envelope: a fresh UUID4 ``event_id``, ``timestamp`` in Unix seconds."""
     event: Envelope = {
-        "event_id": str(uuid.uuid4()),
+        "event_id": new_event_id(),
         "event_type": str(event_type),
         "device_id": device_id,
     }
@@ -114,6 +115,18 @@ def envelope(
     event["timestamp"] = int(_now(timestamp))
     event["data"] = data
     return event
+
+
+def new_event_id() -> str:
+    """A random UUID4 for an envelope, drawn without a system call.
+
+    ``uuid.uuid4()`` reads ``os.urandom``, a system call that gives up Python's GIL; every
+    frame fires an event, and while another thread computes (the recorder's), getting the GIL
+    back costs the event loop up to a switch interval each time. An event id must be unique,
+    not secret: 122 bits from Python's generator (seeded from the OS, reseeded after a fork)
+    are as unique as the OS's.
+    """
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
 def _now(timestamp: float | None) -> float:

@@ -1,7 +1,7 @@
-"""The large-site heap freeze: when it freezes, refreezes and thaws, and what it reports.
+"""The large-site tuning freeze: when it freezes, refreezes and thaws, and what it reports.
 
 The freeze is Python's own (``gc.freeze()`` in this very test process), so every test ends
-with the heap thawed; ``thawed`` sees to it even when a test fails (the test plugin itself
+with the tuning thawed; ``thawed`` sees to it even when a test fails (the test plugin itself
 freezes once per module, see its ``garbage_collection`` fixture). ``freezer`` comes before
 ``init_integration`` so the schedule is made on the frozen clock. The first pass is due
 two and a half minutes after the option is on, young ones every minute (never at the same
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Generator
 import gc
 import logging
+import sys
 import threading
 from typing import Any
 
@@ -27,29 +28,32 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.iot_zinx.const import CONF_FREEZE_HEAP, CONF_HEARTBEAT_TIMEOUT, DOMAIN
-from custom_components.iot_zinx.heap import (
-    DATA_HEAP,
+from custom_components.iot_zinx.const import CONF_HEARTBEAT_TIMEOUT, CONF_LARGE_SITE_TUNING, DOMAIN
+from custom_components.iot_zinx.runtime_tuning import (
+    DATA_RUNTIME_TUNING,
     FIRST_FREEZE_DELAY,
     FULL_FREEZE_INTERVAL,
     RETRY_DELAY,
+    SWITCH_INTERVAL_S,
     YOUNG_FREEZE_INTERVAL,
-    HeapFreezer,
+    RuntimeTuning,
 )
 
 
 @pytest.fixture(autouse=True)
 def thawed() -> Generator[None]:
-    """The test process's heap is thawed before and after each test."""
+    """The test process's tuning is thawed, and its switch interval Python's, around each test."""
     gc.unfreeze()
+    interval = sys.getswitchinterval()
     yield
     gc.unfreeze()
+    sys.setswitchinterval(interval)
 
 
 @pytest.fixture
 def entry_options() -> dict[str, Any]:
     """The option on."""
-    return {CONF_HEARTBEAT_TIMEOUT: 420, CONF_FREEZE_HEAP: True}
+    return {CONF_HEARTBEAT_TIMEOUT: 420, CONF_LARGE_SITE_TUNING: True}
 
 
 async def _advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: Any) -> None:
@@ -70,35 +74,36 @@ async def test_first_pass_after_the_delay_and_thawed_at_unload(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Nothing frozen before the first delay; then a full pass; thawed when the entry unloads."""
-    heap = hass.data[DATA_HEAP]
-    assert heap.active
+    tuning = hass.data[DATA_RUNTIME_TUNING]
+    assert tuning.active
     # Young passes are due every minute, but nothing is frozen before the stations have had
     # time to connect.
     await _advance(hass, freezer, YOUNG_FREEZE_INTERVAL * 2)
     assert gc.get_freeze_count() == 0
-    assert (heap.full_passes, heap.young_passes) == (0, 0)
+    assert (tuning.full_passes, tuning.young_passes) == (0, 0)
 
     caplog.set_level(logging.INFO, logger="custom_components.iot_zinx")
     await _advance(hass, freezer, FIRST_FREEZE_DELAY - YOUNG_FREEZE_INTERVAL * 2)
-    assert (heap.full_passes, heap.young_passes) == (1, 0)
-    assert heap.last is heap.last_full
-    assert heap.last is not None
-    assert heap.last.kind == "full"
+    assert (tuning.full_passes, tuning.young_passes) == (1, 0)
+    assert tuning.last is tuning.last_full
+    assert tuning.last is not None
+    assert tuning.last.kind == "full"
     # Everything alive is frozen (this test's own objects among them); reference counting
     # still frees frozen objects (the timer that just ran, for one).
-    assert heap.last.frozen > 10_000
-    assert heap.last.frozen - 1_000 < gc.get_freeze_count() <= heap.last.frozen
-    assert heap.last.pause_ms >= 0  # freezegun stops time.perf_counter too
-    assert f"Heap frozen: {heap.last.frozen} long-lived objects" in caplog.text
+    assert tuning.last.frozen > 10_000
+    assert tuning.last.frozen - 1_000 < gc.get_freeze_count() <= tuning.last.frozen
+    assert tuning.last.pause_ms >= 0  # freezegun stops time.perf_counter too
+    assert f"Heap frozen: {tuning.last.frozen} long-lived objects" in caplog.text
 
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     assert init_integration.state is ConfigEntryState.NOT_LOADED
-    assert not heap.active
+    assert not tuning.active
     assert gc.get_freeze_count() == 0
     assert "Heap thawed" in caplog.text
+    assert sys.getswitchinterval() == pytest.approx(0.005)
     # No more passes once no entry wants them.
     await _advance(hass, freezer, FULL_FREEZE_INTERVAL)
-    assert (heap.full_passes, heap.young_passes) == (1, 0)
+    assert (tuning.full_passes, tuning.young_passes) == (1, 0)
     assert gc.get_freeze_count() == 0
 
 
@@ -106,43 +111,44 @@ async def test_young_pass_freezes_what_came_since(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, init_integration: MockConfigEntry
 ) -> None:
     """Every minute what survived since the last pass is frozen too, without a thaw."""
-    heap = hass.data[DATA_HEAP]
+    tuning = hass.data[DATA_RUNTIME_TUNING]
     await _advance(hass, freezer, FIRST_FREEZE_DELAY)
-    assert heap.full_passes == 1
+    assert tuning.full_passes == 1
     frozen_first = gc.get_freeze_count()
 
     made_after: list[object] = ["made after the first freeze"]
     assert gc.is_tracked(made_after)
     assert _tracked(made_after)
     await _advance(hass, freezer, YOUNG_FREEZE_INTERVAL)
-    assert (heap.full_passes, heap.young_passes) == (1, 1)
-    assert heap.last is not None
-    assert heap.last.kind == "young"
-    assert heap.last_full is not None
-    assert heap.last_full.kind == "full"
+    assert (tuning.full_passes, tuning.young_passes) == (1, 1)
+    assert tuning.last is not None
+    assert tuning.last.kind == "young"
+    assert tuning.last_full is not None
+    assert tuning.last_full.kind == "full"
     assert not _tracked(made_after)
-    # Added to what was frozen: the first pass's objects are still frozen.
-    assert heap.last.frozen > frozen_first - 1_000
+    # Added to what was frozen (a young pass does not count it: that walks every object).
+    assert tuning.last.frozen is None
+    assert gc.get_freeze_count() > frozen_first - 1_000
 
     await _advance(hass, freezer, YOUNG_FREEZE_INTERVAL)
-    assert (heap.full_passes, heap.young_passes) == (1, 2)
+    assert (tuning.full_passes, tuning.young_passes) == (1, 2)
 
 
 async def test_full_pass_every_hour(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, init_integration: MockConfigEntry
 ) -> None:
     """Once an hour everything is thawed, collected and frozen again."""
-    heap = hass.data[DATA_HEAP]
+    tuning = hass.data[DATA_RUNTIME_TUNING]
     await _advance(hass, freezer, FIRST_FREEZE_DELAY)
-    first = heap.last_full
+    first = tuning.last_full
     # The hour's timer started with the option; its first tick is an hour after that.
     await _advance(hass, freezer, FULL_FREEZE_INTERVAL - FIRST_FREEZE_DELAY)
-    assert heap.full_passes == 2
-    assert heap.last_full is not first
-    assert heap.last_full is not None
-    assert heap.last_full.kind == "full"
+    assert tuning.full_passes == 2
+    assert tuning.last_full is not first
+    assert tuning.last_full is not None
+    assert tuning.last_full.kind == "full"
     # The clock jumped: each interval timer fired once.
-    assert heap.young_passes == 1
+    assert tuning.young_passes == 1
 
 
 async def test_full_pass_collects_cycles_among_frozen_objects(
@@ -170,14 +176,14 @@ async def test_full_pass_collects_cycles_among_frozen_objects(
     del first, second
     gc.collect()
     await _advance(hass, freezer, YOUNG_FREEZE_INTERVAL)
-    assert hass.data[DATA_HEAP].young_passes == 1
+    assert hass.data[DATA_RUNTIME_TUNING].young_passes == 1
     assert nodes() == 2
 
     await _advance(hass, freezer, FULL_FREEZE_INTERVAL - FIRST_FREEZE_DELAY)
-    heap = hass.data[DATA_HEAP]
-    assert heap.full_passes == 2
-    assert heap.last_full is not None
-    assert heap.last_full.collected >= 2
+    tuning = hass.data[DATA_RUNTIME_TUNING]
+    assert tuning.full_passes == 2
+    assert tuning.last_full is not None
+    assert tuning.last_full.collected >= 2
     assert nodes() == 0
 
 
@@ -205,17 +211,71 @@ async def test_pass_retried_while_another_thread_collects(
     collector.start()
     try:
         assert entered.wait(10)
-        heap: HeapFreezer = hass.data[DATA_HEAP]
+        tuning: RuntimeTuning = hass.data[DATA_RUNTIME_TUNING]
         await _advance(hass, freezer, FIRST_FREEZE_DELAY)
         # Skipped: nothing frozen, nothing counted, a retry pending.
-        assert (heap.full_passes, heap.retries) == (0, 1)
+        assert (tuning.full_passes, tuning.retries) == (0, 1)
         assert gc.get_freeze_count() == 0
     finally:
         release.set()
         collector.join(10)
     await _advance(hass, freezer, RETRY_DELAY)
-    assert (heap.full_passes, heap.retries) == (1, 1)
+    assert (tuning.full_passes, tuning.retries) == (1, 1)
     assert gc.get_freeze_count() > 0
+
+
+async def test_young_pass_due_during_a_full_retry_runs_the_full_pass(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A full pass waiting for its retry is not replaced by a young one due meanwhile."""
+    entered, release = threading.Event(), threading.Event()
+
+    class Blocker:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            entered.set()
+            release.wait(10)
+
+    tuning: RuntimeTuning = hass.data[DATA_RUNTIME_TUNING]
+    Blocker()
+    collector = threading.Thread(target=gc.collect, name="other collector")
+    collector.start()
+    try:
+        assert entered.wait(10)
+        tuning._run("full")
+        tuning._run("young")  # skipped too, as the full pass it stands in for
+        assert (tuning.full_passes, tuning.young_passes, tuning.retries) == (0, 0, 2)
+    finally:
+        release.set()
+        collector.join(10)
+    tuning._run("young")
+    assert (tuning.full_passes, tuning.young_passes) == (1, 0)
+    assert tuning.last is not None
+    assert tuning.last.kind == "full"
+
+
+async def test_switch_interval_while_the_option_is_on(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """The GIL switch interval is short from the start, and Python's again at the last unload."""
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S)
+    assert SWITCH_INTERVAL_S < 0.005
+    other = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="1",
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: 0},
+        options={CONF_HEARTBEAT_TIMEOUT: 420, CONF_LARGE_SITE_TUNING: True},
+    )
+    other.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(other.entry_id)
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    # Another entry still wants it.
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S)
+    assert await hass.config_entries.async_unload(other.entry_id)
+    assert sys.getswitchinterval() == pytest.approx(0.005)
 
 
 async def test_diagnostics_show_the_passes(
@@ -224,26 +284,29 @@ async def test_diagnostics_show_the_passes(
     freezer: FrozenDateTimeFactory,
     init_integration: MockConfigEntry,
 ) -> None:
-    """Diagnostics tell whether the heap is frozen, how often, and the last passes."""
+    """Diagnostics tell whether the tuning is frozen, how often, and the last passes."""
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
-    assert diagnostics["heap"] == {
+    assert diagnostics["runtime_tuning"] == {
         "active": True,
         "full_passes": 0,
         "young_passes": 0,
         "retries": 0,
         "frozen_objects": 0,
+        "switch_interval_ms": 0.5,
         "last": None,
         "last_full": None,
     }
     await _advance(hass, freezer, FIRST_FREEZE_DELAY)
     await _advance(hass, freezer, YOUNG_FREEZE_INTERVAL)
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
-    heap = diagnostics["heap"]
-    assert (heap["active"], heap["full_passes"], heap["young_passes"]) == (True, 1, 1)
-    assert 0 < heap["frozen_objects"] <= heap["last"]["frozen"]
-    assert heap["last"]["kind"] == "young"
-    assert heap["last_full"]["kind"] == "full"
-    assert set(heap["last"]) == {"kind", "at", "pause_ms", "collected", "frozen"}
+    runtime = diagnostics["runtime_tuning"]
+    assert (runtime["active"], runtime["full_passes"], runtime["young_passes"]) == (True, 1, 1)
+    assert runtime["frozen_objects"] > 0
+    assert runtime["last"]["kind"] == "young"
+    assert runtime["last"]["frozen"] is None
+    assert 0 < runtime["frozen_objects"] <= runtime["last_full"]["frozen"] + 1_000
+    assert runtime["last_full"]["kind"] == "full"
+    assert set(runtime["last"]) == {"kind", "at", "pause_ms", "collected", "frozen"}
 
 
 async def test_off_by_default(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
@@ -258,35 +321,37 @@ async def test_off_by_default(hass: HomeAssistant, freezer: FrozenDateTimeFactor
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     await _advance(hass, freezer, FIRST_FREEZE_DELAY + FULL_FREEZE_INTERVAL)
-    assert DATA_HEAP not in hass.data
+    assert DATA_RUNTIME_TUNING not in hass.data
     assert gc.get_freeze_count() == 0
+    assert sys.getswitchinterval() == pytest.approx(0.005)
     assert await hass.config_entries.async_unload(entry.entry_id)
+    assert DATA_RUNTIME_TUNING not in hass.data
 
 
 async def test_two_entries_share_one_freezer(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, init_integration: MockConfigEntry
 ) -> None:
-    """One schedule for every entry; the heap stays frozen until the last one unloads."""
+    """One schedule for every entry; the tuning stays frozen until the last one unloads."""
     other = MockConfigEntry(
         domain=DOMAIN,
         unique_id="1",
         data={CONF_HOST: "127.0.0.1", CONF_PORT: 0},
-        options={CONF_HEARTBEAT_TIMEOUT: 420, CONF_FREEZE_HEAP: True},
+        options={CONF_HEARTBEAT_TIMEOUT: 420, CONF_LARGE_SITE_TUNING: True},
     )
     other.add_to_hass(hass)
     assert await hass.config_entries.async_setup(other.entry_id)
     await hass.async_block_till_done()
     await _advance(hass, freezer, FIRST_FREEZE_DELAY)
-    heap = hass.data[DATA_HEAP]
+    tuning = hass.data[DATA_RUNTIME_TUNING]
     # One schedule, not one per entry.
-    assert heap.full_passes == 1
+    assert tuning.full_passes == 1
 
     assert await hass.config_entries.async_unload(other.entry_id)
-    assert heap.active
+    assert tuning.active
     assert gc.get_freeze_count() > 0
     await _advance(hass, freezer, YOUNG_FREEZE_INTERVAL)
-    assert heap.young_passes == 1
+    assert tuning.young_passes == 1
 
     assert await hass.config_entries.async_unload(init_integration.entry_id)
-    assert not heap.active
+    assert not tuning.active
     assert gc.get_freeze_count() == 0
