@@ -16,11 +16,18 @@ from typing import Any
 from unittest.mock import AsyncMock, MagicMock
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.json import json_bytes, json_fragment
 import homeassistant.util.dt as dt_util
+from homeassistant.util.json import json_loads
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.iot_zinx.models import Order, StationState
 from custom_components.iot_zinx.store import SAVE_DELAY, HubStore, OrderBook
+
+
+def as_json(document: Any) -> Any:
+    """The document as written to disk and read back (its parts are pre-serialized)."""
+    return json_loads(json_bytes(document))
 
 
 async def test_one_delayed_write_per_burst(hass: HomeAssistant) -> None:
@@ -112,8 +119,12 @@ async def test_a_write_rebuilds_only_the_changed_stations(hass: HomeAssistant) -
         stations[device_id] = StationState(device_id, 0x04A22900 + number, port_count=2)
         stations[device_id].port(1)
     book.open("04A22900:aa", Order("A", b"\xaa", 1, 100.0, 1))
-    first = store._dump()  # the first write after loading: everything
-    assert first == book.dump(stations)
+    first_dump = store._dump()  # the first write after loading: everything
+    first = as_json(first_dump)
+    assert first == as_json(book.dump(stations))
+    # Its parts are pre-serialized: a write encodes only what changed.
+    assert all(isinstance(doc, json_fragment) for doc in first_dump["stations"].values())
+    assert all(isinstance(doc, json_fragment) for doc in first_dump["orders"])
 
     # Changed without being marked: not rebuilt (the hub marks everything it changes).
     stations["04A22901"].port(1).lifetime_energy_kwh = 9.0
@@ -125,7 +136,10 @@ async def test_a_write_rebuilds_only_the_changed_stations(hass: HomeAssistant) -
     del stations["04A22902"]
     for device_id in ("04A22900", "04A22902"):
         store.mark_changed(device_id)
-    second = store._dump()
+    second_dump = store._dump()
+    second = as_json(second_dump)
+    # The unmarked station's part is the very same bytes as before.
+    assert second_dump["stations"]["04A22901"] is first_dump["stations"]["04A22901"]
     assert second["stations"]["04A22900"]["ports"]["1"]["lifetime_kwh"] == 1.5
     assert second["stations"]["04A22901"] == first["stations"]["04A22901"]
     assert "04A22902" not in second["stations"]
@@ -134,8 +148,11 @@ async def test_a_write_rebuilds_only_the_changed_stations(hass: HomeAssistant) -
         ("B", 0.0),
     ]
     # What was handed out before is never modified afterwards.
-    assert first["stations"]["04A22900"]["ports"]["1"]["lifetime_kwh"] == 0.0
-    assert first["orders"][0]["energy_kwh"] == 0.0
+    first_again = as_json(first_dump)
+    assert first_again["stations"]["04A22900"]["ports"]["1"]["lifetime_kwh"] == 0.0
+    assert first_again["orders"][0]["energy_kwh"] == 0.0
+    # The unmarked change is in a full dump only (the hub marks everything it changes).
+    assert as_json(book.dump(stations))["stations"]["04A22901"]["ports"]["1"]["lifetime_kwh"] == 9.0
 
 
 async def test_steady_settlements_share_writes(hass: HomeAssistant) -> None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sized
 import logging
-from typing import Final, TypedDict
+from typing import Any, Final, TypedDict, cast
 
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.json import json_bytes, json_fragment
 from homeassistant.helpers.storage import Store
 
 from .const import DOMAIN
@@ -40,11 +41,11 @@ MAX_OPEN_ORDERS: Final = 2000
 RECENT_PER_STATION: Final = 32
 OPEN_ORDERS_PER_STATION: Final = 32
 # At most one settlement write starts per this many seconds; settlements arriving meanwhile
-# wait for the next write and share it. A write serializes the whole store (3.8 MB, ~15-30 ms
-# of the event loop at 3,000 stations), and a big site settles several orders a second: one
-# write each took a third of the loop (py-spy, scripts/bench_scale). A settlement after a
-# quiet second is written at once; the station resends an unacknowledged one only after
-# 30 minutes, so waiting up to a second costs nothing.
+# wait for the next write and share it. A write serializes the whole store (3.8 MB at 3,000
+# stations; its parts are kept serialized, see dump_changed), and a big site settles several
+# orders a second: one write each took a third of the loop (py-spy, scripts/bench_scale).
+# A settlement after a quiet second is written at once; the station resends an
+# unacknowledged one only after 30 minutes, so waiting up to a second costs nothing.
 COMMIT_INTERVAL: Final = 1.0
 
 
@@ -191,38 +192,47 @@ class OrderBook:
         }
 
     def dump(self, stations: dict[str, StationState]) -> StoredData:
-        """The JSON document of the book and the stations, every part built afresh."""
+        """The JSON document of the book and the stations, every part built afresh.
+
+        Its parts are pre-serialized (``dump_changed``): compare dumps as JSON.
+        """
         return self.dump_changed(stations, set(stations), {}, {})
 
     def dump_changed(
         self,
         stations: dict[str, StationState],
         changed: set[str],
-        station_docs: dict[str, _StoredStation],
-        order_docs: dict[str, _StoredOrder],
+        station_docs: dict[str, json_fragment],
+        order_docs: dict[str, json_fragment],
     ) -> StoredData:
         """Like ``dump``, rebuilding only the ``changed`` stations' parts of the last one.
 
-        ``station_docs`` and ``order_docs`` hold the parts of the previous dump and are
-        updated in place; a part is replaced, never modified, once it was handed out.
+        ``station_docs`` and ``order_docs`` hold the parts of the previous dump, already
+        serialized, and are updated in place. Home Assistant's Store serializes the whole
+        document in the event loop at every write; pre-serialized parts (as its registries
+        keep theirs) are copied, not encoded again: at 3,000 stations the document is 3.8 MB,
+        and encoding all of it took ~100 ms of the loop per write, a third of its busy time
+        while orders end (py-spy, scripts/bench_scale). The JSON written is the same.
         """
         for device_id in changed:
             if (station := stations.get(device_id)) is None:
                 station_docs.pop(device_id, None)
             else:
-                station_docs[device_id] = self.station_doc(station)
+                station_docs[device_id] = json_fragment(json_bytes(self.station_doc(station)))
         orders = self.orders
         for key in [key for key in order_docs if key not in orders]:
             del order_docs[key]
         for key, order in orders.items():
             if key not in order_docs or key.partition(":")[0] in changed:
-                order_docs[key] = self.order_doc(key, order)
-        return {
+                order_docs[key] = json_fragment(json_bytes(self.order_doc(key, order)))
+        # Typed as what it serializes to (and loads back as).
+        document: dict[str, Any] = {
             "stations": dict(station_docs),
             "orders": list(order_docs.values()),
             "settlement_ids": list(self._settlement_ids),
             "ended_orders": list(self._ended),
         }
+        return cast(StoredData, document)
 
     def restore(self, stored: StoredData, stations: dict[str, StationState]) -> None:
         """Stations come back offline, with their ports, lifetime energy and open orders."""
@@ -283,8 +293,8 @@ class HubStore:
         # mark_changed); a full dump of 3,000 stations takes the event loop ~100 ms.
         # None: rebuild everything (the first write after loading).
         self._changed: set[str] | None = None
-        self._station_docs: dict[str, _StoredStation] = {}
-        self._order_docs: dict[str, _StoredOrder] = {}
+        self._station_docs: dict[str, json_fragment] = {}
+        self._order_docs: dict[str, json_fragment] = {}
         # async_save: requests counted, one write at a time, each covering every request
         # made before it started.
         self._write_lock = asyncio.Lock()
