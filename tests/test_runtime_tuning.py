@@ -10,7 +10,8 @@ moment as the first), full ones every hour from the option on.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 import gc
 import logging
 import sys
@@ -60,6 +61,34 @@ async def _advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: A
     freezer.tick(delta)
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
+
+
+@contextmanager
+def _another_thread_collecting() -> Iterator[None]:
+    """A real collection in another thread, in progress until the block ends.
+
+    Its collection runs the finalizer of a garbage cycle, which blocks (releasing the GIL)
+    until the block ends, so a collection asked for meanwhile is skipped by CPython.
+    """
+    entered, release = threading.Event(), threading.Event()
+
+    class Blocker:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            entered.set()
+            release.wait(10)
+
+    Blocker()
+    collector = threading.Thread(target=gc.collect, name="other collector")
+    collector.start()
+    try:
+        assert entered.wait(10)
+        yield
+    finally:
+        release.set()
+        collector.join(10)
 
 
 def _tracked(obj: object) -> bool:
@@ -190,35 +219,13 @@ async def test_full_pass_collects_cycles_among_frozen_objects(
 async def test_pass_retried_while_another_thread_collects(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, init_integration: MockConfigEntry
 ) -> None:
-    """CPython skips a collection asked for during another thread's: the pass is retried.
-
-    The other thread is real: its collection runs the finalizer of a garbage cycle, which
-    blocks (releasing the GIL) until the test lets it go, so the collection is in progress
-    when the first pass is due.
-    """
-    entered, release = threading.Event(), threading.Event()
-
-    class Blocker:
-        def __init__(self) -> None:
-            self.me = self
-
-        def __del__(self) -> None:
-            entered.set()
-            release.wait(10)
-
-    Blocker()
-    collector = threading.Thread(target=gc.collect, name="other collector")
-    collector.start()
-    try:
-        assert entered.wait(10)
-        tuning: RuntimeTuning = hass.data[DATA_RUNTIME_TUNING]
+    """CPython skips a collection asked for during another thread's: the pass is retried."""
+    tuning: RuntimeTuning = hass.data[DATA_RUNTIME_TUNING]
+    with _another_thread_collecting():
         await _advance(hass, freezer, FIRST_FREEZE_DELAY)
         # Skipped: nothing frozen, nothing counted, a retry pending.
         assert (tuning.full_passes, tuning.retries) == (0, 1)
         assert gc.get_freeze_count() == 0
-    finally:
-        release.set()
-        collector.join(10)
     await _advance(hass, freezer, RETRY_DELAY)
     assert (tuning.full_passes, tuning.retries) == (1, 1)
     assert gc.get_freeze_count() > 0
@@ -228,28 +235,11 @@ async def test_young_pass_due_during_a_full_retry_runs_the_full_pass(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     """A full pass waiting for its retry is not replaced by a young one due meanwhile."""
-    entered, release = threading.Event(), threading.Event()
-
-    class Blocker:
-        def __init__(self) -> None:
-            self.me = self
-
-        def __del__(self) -> None:
-            entered.set()
-            release.wait(10)
-
     tuning: RuntimeTuning = hass.data[DATA_RUNTIME_TUNING]
-    Blocker()
-    collector = threading.Thread(target=gc.collect, name="other collector")
-    collector.start()
-    try:
-        assert entered.wait(10)
+    with _another_thread_collecting():
         tuning._run("full")
         tuning._run("young")  # skipped too, as the full pass it stands in for
         assert (tuning.full_passes, tuning.young_passes, tuning.retries) == (0, 0, 2)
-    finally:
-        release.set()
-        collector.join(10)
     tuning._run("young")
     assert (tuning.full_passes, tuning.young_passes) == (1, 0)
     assert tuning.last is not None

@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
+from functools import partial
 import gc
 import sys
 import time
@@ -66,6 +67,11 @@ SWITCH_INTERVAL_S = 0.0005
 RETRY_DELAY = timedelta(seconds=1)
 
 type PassKind = Literal["young", "full"]
+# The passes that come back (the first, full one is due once, FIRST_FREEZE_DELAY in).
+PASS_SCHEDULE: tuple[tuple[PassKind, timedelta], ...] = (
+    ("young", YOUNG_FREEZE_INTERVAL),
+    ("full", FULL_FREEZE_INTERVAL),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,17 +124,14 @@ class RuntimeTuning:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._unsubscribe = [
             async_call_later(self._hass, FIRST_FREEZE_DELAY, self._async_first),
-            async_track_time_interval(
-                self._hass,
-                self._async_young,
-                YOUNG_FREEZE_INTERVAL,
-                name="iot_zinx heap young freeze",
-            ),
-            async_track_time_interval(
-                self._hass,
-                self._async_full,
-                FULL_FREEZE_INTERVAL,
-                name="iot_zinx heap full freeze",
+            *(
+                async_track_time_interval(
+                    self._hass,
+                    partial(self._async_scheduled, kind),
+                    interval,
+                    name=f"iot_zinx heap {kind} freeze",
+                )
+                for kind, interval in PASS_SCHEDULE
             ),
         ]
 
@@ -159,15 +162,10 @@ class RuntimeTuning:
         self._run("full")
 
     @callback
-    def _async_young(self, _now: Any) -> None:
-        # Nothing to add to before the first (full) freeze.
+    def _async_scheduled(self, kind: PassKind, _now: Any) -> None:
+        # Nothing to add to, nor to redo, before the first (full) freeze.
         if self._started:
-            self._run("young")
-
-    @callback
-    def _async_full(self, _now: Any) -> None:
-        if self._started:
-            self._run("full")
+            self._run(kind)
 
     def _cancel_pending_retry(self) -> None:
         if self._cancel_retry is not None:
