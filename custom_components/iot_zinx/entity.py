@@ -19,7 +19,6 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -27,7 +26,6 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import (
     CONF_PORT_ENTITIES,
     DEFAULT_PORT_ENTITIES,
-    DOMAIN,
     ESSENTIAL_PORT_ENTITIES,
     FLEET_STATION_ENTITIES,
     LOGGER,
@@ -127,14 +125,7 @@ class IotZinxEntity(Entity):
         self.device_id = device_id
         self.entity_description = description
         self._attr_unique_id = f"{device_id}_{description.key}"
-        # Identifiers only: the hub owns the device's name, model and firmware in the
-        # registry and updates them when a station re-registers. Home Assistant only reads
-        # it, so the station's entities share one.
-        if (device_info := hub.device_infos.get(device_id)) is None:
-            device_info = hub.device_infos[device_id] = DeviceInfo(
-                identifiers={(DOMAIN, device_id)}
-            )
-        self._attr_device_info = device_info
+        self._attr_device_info = hub.device_info(device_id)
 
     @property
     def station(self) -> StationState | None:

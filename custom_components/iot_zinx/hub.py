@@ -180,7 +180,7 @@ class IotZinxHub:
         self._charge_message_ids: dict[int, int] = {}
         self._unsub_stop: Callable[[], None] | None = None
         self._stopped = False
-        # One DeviceInfo per station, shared by its entities (entity.py): a 10-port station
+        # One DeviceInfo per station, shared by its entities (device_info): a 10-port station
         # with every port entity would otherwise hold ninety identical ones.
         self.device_infos: dict[str, DeviceInfo] = {}
 
@@ -906,6 +906,16 @@ class IotZinxHub:
                 device_id, command, code, meanings.get(code, f"result {code}")
             )
         return code
+
+    def device_info(self, device_id: str) -> DeviceInfo:
+        """The station's DeviceInfo for its entities: identifiers only, one per station.
+
+        The hub owns the device's name, model and firmware in the registry and updates them
+        when a station re-registers; Home Assistant only reads this, so it can be shared.
+        """
+        if (info := self.device_infos.get(device_id)) is None:
+            info = self.device_infos[device_id] = DeviceInfo(identifiers={(DOMAIN, device_id)})
+        return info
 
     # -- removal and diagnostics ---------------------------------------------------------
 
