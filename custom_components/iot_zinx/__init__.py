@@ -21,13 +21,14 @@ from .const import (
     ISSUE_CANNOT_BIND,
     LOGGER,
 )
-from .entity import async_remove_unwanted_entities
+from .entity import async_remove_unwanted_entities, port_entity_level, site_entities_wanted
 from .forwarding import DATA_FORWARDING, async_setup_forwarding
 from .forwarding_entities import async_remove_forwarding_device
 from .frontend import async_register_frontend
 from .hub import IotZinxHub, async_remove_storage
 from .runtime_tuning import DATA_RUNTIME_TUNING, async_runtime_tuning
 from .services import async_setup_services
+from .site_totals import site_device_identifier
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -128,6 +129,9 @@ async def async_remove_config_entry_device(
     if (allowed := async_remove_forwarding_device(hass, device_entry)) is not None:
         # A webhook endpoint's service device: removable once its backlog is delivered.
         return allowed
+    if site_device_identifier(entry.entry_id) in device_entry.identifiers:
+        # The site's totals: they would come straight back while the option provides them.
+        return not site_entities_wanted(port_entity_level(entry))
     hub = entry.runtime_data
     return all(
         hub.async_remove_station(device_id)

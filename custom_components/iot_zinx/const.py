@@ -50,6 +50,7 @@ CONF_PORT_ENTITIES: Final = "port_entities"
 PORT_ENTITIES_ALL: Final = "all"
 PORT_ENTITIES_ESSENTIAL: Final = "essential"
 PORT_ENTITIES_NONE: Final = "none"
+PORT_ENTITIES_CONNECTIVITY: Final = "connectivity"
 DEFAULT_PORT_ENTITIES: Final = PORT_ENTITIES_ALL
 # (platform, description key): a tile, a switch and what the Energy dashboard needs.
 ESSENTIAL_PORT_ENTITIES: Final = frozenset(
@@ -75,6 +76,10 @@ FLEET_STATION_ENTITIES: Final = frozenset(
         *(("sensor", key) for key in STATION_TOTAL_KEYS),
     }
 )
+# With "connectivity" (thousands of stations in under 100 KB each) a station keeps only
+# whether it is online: every further entity costs about 36 KB of resident memory. The
+# server's site totals stand in for the station totals.
+CONNECTIVITY_STATION_ENTITIES: Final = frozenset({("binary_sensor", "connectivity")})
 
 # Large sites: keep Home Assistant's long-lived heap out of Python's full garbage collections
 # and shorten the GIL switch interval (runtime_tuning.py). Process-wide, so off unless the
@@ -127,7 +132,12 @@ LOGGER: Final = logging.getLogger(__package__)
 CHARGE_MODES: Final = ("full", "time", "energy")
 CARD_POLICIES: Final = (CARD_POLICY_ACCEPT_ALL, CARD_POLICY_ALLOW_LIST, CARD_POLICY_REFUSE_ALL)
 ADMISSIONS: Final = (ADMISSION_ANY, ADMISSION_ALLOW_LIST)
-PORT_ENTITY_LEVELS: Final = (PORT_ENTITIES_ALL, PORT_ENTITIES_ESSENTIAL, PORT_ENTITIES_NONE)
+PORT_ENTITY_LEVELS: Final = (
+    PORT_ENTITIES_ALL,
+    PORT_ENTITIES_ESSENTIAL,
+    PORT_ENTITIES_NONE,
+    PORT_ENTITIES_CONNECTIVITY,
+)
 
 # The station's heartbeat period is 3 min by default but configurable (0x83); below one minute
 # a healthy station would flap offline, above an hour a dead one would linger as online.

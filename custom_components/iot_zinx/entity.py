@@ -18,18 +18,20 @@ from typing import TYPE_CHECKING
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import (
     CONF_PORT_ENTITIES,
+    CONNECTIVITY_STATION_ENTITIES,
     DEFAULT_PORT_ENTITIES,
     ESSENTIAL_PORT_ENTITIES,
     FLEET_STATION_ENTITIES,
     LOGGER,
     PORT_ENTITIES_ALL,
+    PORT_ENTITIES_CONNECTIVITY,
     PORT_ENTITIES_ESSENTIAL,
     PORT_ENTITIES_NONE,
     STATION_TOTAL_KEYS,
@@ -38,6 +40,7 @@ from .const import (
     signal_station_ports,
     signal_station_update,
 )
+from .site_totals import site_device_identifier, site_unique_id_prefix
 
 if TYPE_CHECKING:
     from . import IotZinxConfigEntry
@@ -61,7 +64,7 @@ _STATION_UNIQUE_ID = re.compile(r"^[0-9A-F]{8}_(?P<key>.+)$")
 
 
 def port_entity_level(entry: ConfigEntry) -> str:
-    """The ``port_entities`` option: all, essential or none."""
+    """The ``port_entities`` option: all, essential, none or connectivity."""
     return str(entry.options.get(CONF_PORT_ENTITIES, DEFAULT_PORT_ENTITIES))
 
 
@@ -76,11 +79,18 @@ def station_entity_wanted(level: str, platform: str, key: str) -> bool:
     """Whether a station gets the entity of this platform and description key.
 
     The totals exist only with "none", where they stand in for the port entities; "none"
-    also keeps a station to ``FLEET_STATION_ENTITIES``.
+    also keeps a station to ``FLEET_STATION_ENTITIES``, "connectivity" to its connectivity.
     """
     if level == PORT_ENTITIES_NONE:
         return (platform, key) in FLEET_STATION_ENTITIES
+    if level == PORT_ENTITIES_CONNECTIVITY:
+        return (platform, key) in CONNECTIVITY_STATION_ENTITIES
     return key not in STATION_TOTAL_KEYS
+
+
+def site_entities_wanted(level: str) -> bool:
+    """Whether the server has the site's totals (site_totals.py): only with "connectivity"."""
+    return level == PORT_ENTITIES_CONNECTIVITY
 
 
 @callback
@@ -88,13 +98,16 @@ def async_remove_unwanted_entities(hass: HomeAssistant, entry: ConfigEntry) -> i
     """Remove registry entries the ``port_entities`` option no longer provides; how many.
 
     Without this, lowering the level would leave thousands of entities behind as "no longer
-    provided" (and raising it, the station totals).
+    provided" (and raising it, the station totals or the site's device and totals).
     """
     level = port_entity_level(entry)
     registry = er.async_get(hass)
     unwanted = []
+    site_prefix = site_unique_id_prefix(entry.entry_id)
     for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
-        if (match := _PORT_UNIQUE_ID.match(entity.unique_id)) is not None:
+        if entity.unique_id.startswith(site_prefix):
+            wanted = site_entities_wanted(level)
+        elif (match := _PORT_UNIQUE_ID.match(entity.unique_id)) is not None:
             wanted = port_entity_wanted(level, entity.domain, match["key"])
         elif (match := _STATION_UNIQUE_ID.match(entity.unique_id)) is not None:
             wanted = station_entity_wanted(level, entity.domain, match["key"])
@@ -104,6 +117,11 @@ def async_remove_unwanted_entities(hass: HomeAssistant, entry: ConfigEntry) -> i
             unwanted.append(entity.entity_id)
     for entity_id in unwanted:
         registry.async_remove(entity_id)
+    devices = dr.async_get(hass)
+    if not site_entities_wanted(level) and (
+        site := devices.async_get_device(identifiers={site_device_identifier(entry.entry_id)})
+    ):
+        devices.async_remove_device(site.id)
     if unwanted:
         LOGGER.info(
             "Removed %d entities that the port entities option (%s) no longer provides",
@@ -210,9 +228,9 @@ def async_add_station_entities(
     hub = entry.runtime_data
     known: dict[str, _KnownStation] = {}
     level = port_entity_level(entry)
-    # With "none" no port entity is built, and nothing watches for new ports: thousands of
-    # stations are the reason for that level.
-    with_ports = level != PORT_ENTITIES_NONE
+    # With "none" or "connectivity" no port entity is built, and nothing watches for new
+    # ports: thousands of stations are the reason for these levels.
+    with_ports = level in (PORT_ENTITIES_ALL, PORT_ENTITIES_ESSENTIAL)
 
     @callback
     def add_ports(device_id: str) -> None:

@@ -86,6 +86,7 @@ from .protocol.messages import (
     UpstreamMessage,
 )
 from .protocol.server import DnyServer, OfflineReason, ServerConfig, StationLink
+from .site_totals import SiteTotalsTracker
 from .store import HubStore, OrderBook, async_remove_storage, order_key
 
 if TYPE_CHECKING:
@@ -168,6 +169,10 @@ class IotZinxHub:
         # The host gateway of each connection that has one (conn_id -> device id).
         self._host_of_conn: dict[int, str] = {}
         self._store = HubStore(hass, entry.entry_id, self._book, self.stations)
+        # The site's totals: tracked only while the site's entities exist (sensor.py).
+        self.site = SiteTotalsTracker(
+            hass, entry.entry_id, self.stations, lambda: self._book.removed_kwh
+        )
         # Orders of start commands waiting for the station's reply.
         self._pending: dict[str, Order] = {}
         # While start commands to a station wait for their reply, its events wait too
@@ -678,6 +683,7 @@ class IotZinxHub:
         device_id = station.device_id
         # Whatever the entities are told about, the next store write includes.
         self._store.mark_changed(device_id)
+        self.site.changed()
         if station_level:
             async_dispatcher_send(self.hass, signal_station_update(entry_id, device_id))
         numbers = list(station.ports) if ports is None else list(ports)
@@ -927,9 +933,15 @@ class IotZinxHub:
             return False
         self.stations.pop(device_id, None)
         self.device_infos.pop(device_id, None)
-        self._book.forget_station(device_id)
+        delivered = (
+            0.0
+            if station is None
+            else sum(port.lifetime_energy_kwh for port in station.ports.values())
+        )
+        self._book.forget_station(device_id, delivered)
         self._store.mark_changed(device_id)
         self._store.schedule_save()
+        self.site.changed()
         return True
 
     def diagnostics(self) -> dict[str, Any]:

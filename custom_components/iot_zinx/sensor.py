@@ -24,6 +24,7 @@ from homeassistant.const import (
     UnitOfTime,
 )
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
@@ -33,9 +34,17 @@ from .entity import (
     IotZinxStationTotalEntity,
     async_add_station_entities,
     is_charging_station,
+    port_entity_level,
+    site_entities_wanted,
 )
 from .forwarding_entities import async_setup_forwarding_sensors
 from .protocol.codes import PortStatus
+from .site_totals import (
+    SiteTotals,
+    signal_site_update,
+    site_device_info,
+    site_unique_id_prefix,
+)
 
 if TYPE_CHECKING:
     from . import IotZinxConfigEntry
@@ -165,6 +174,49 @@ STATION_TOTAL_SENSORS: tuple[IotZinxStationSensorDescription, ...] = (
     ),
 )
 
+
+@dataclass(frozen=True, kw_only=True)
+class IotZinxSiteSensorDescription(SensorEntityDescription):
+    """A total over every station of the server."""
+
+    value_fn: Callable[[SiteTotals], StateType]
+
+
+# With "connectivity" (thousands of stations, one entity each): the whole site summed up,
+# on the server's own device, for an overview and the Energy dashboard.
+SITE_SENSORS: tuple[IotZinxSiteSensorDescription, ...] = (
+    IotZinxSiteSensorDescription(
+        key="stations_online",
+        translation_key="stations_online",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda totals: totals.stations_online,
+    ),
+    IotZinxSiteSensorDescription(
+        key="charging_ports",
+        translation_key="charging_ports",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda totals: totals.charging_ports,
+    ),
+    IotZinxSiteSensorDescription(
+        key="total_power",
+        translation_key="total_power",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=1,
+        value_fn=lambda totals: totals.total_power_w,
+    ),
+    IotZinxSiteSensorDescription(
+        key="total_lifetime_energy",
+        translation_key="total_lifetime_energy",
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=2,
+        value_fn=lambda totals: totals.total_lifetime_energy_kwh,
+    ),
+)
+
 PORT_SENSORS: tuple[IotZinxPortSensorDescription, ...] = (
     IotZinxPortSensorDescription(
         key="status",
@@ -273,6 +325,12 @@ async def async_setup_entry(
         hass, entry, async_add_entities, station_entities, port_entities, platform=Platform.SENSOR
     )
 
+    if site_entities_wanted(port_entity_level(entry)):
+        hub = entry.runtime_data
+        hub.site.enable()
+        entry.async_on_unload(hub.site.disable)
+        async_add_entities(IotZinxSiteSensor(hub, description) for description in SITE_SENSORS)
+
     # The webhook endpoints' diagnostic sensors, on one service device per endpoint.
     await async_setup_forwarding_sensors(hass, entry, async_add_entities)
 
@@ -305,3 +363,33 @@ class IotZinxPortSensor(IotZinxPortEntity, SensorEntity):
         if (port := self.port) is None:
             return None
         return self.entity_description.value_fn(port)
+
+
+class IotZinxSiteSensor(SensorEntity):
+    """A total over the server's stations, written when the hub recomputed the totals."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    entity_description: IotZinxSiteSensorDescription
+
+    def __init__(self, hub: IotZinxHub, description: IotZinxSiteSensorDescription) -> None:
+        """Attach the sensor to the server's site device."""
+        self.hub = hub
+        self.entity_description = description
+        entry = hub.entry
+        self._attr_unique_id = f"{site_unique_id_prefix(entry.entry_id)}{description.key}"
+        self._attr_device_info = site_device_info(entry.entry_id, entry.title)
+
+    @property
+    def native_value(self) -> StateType:
+        """The latest total."""
+        return self.entity_description.value_fn(self.hub.site.totals)
+
+    async def async_added_to_hass(self) -> None:
+        """Write the state whenever the totals were recomputed."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signal_site_update(self.hub.entry.entry_id), self.async_write_ha_state
+            )
+        )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sized
 import logging
-from typing import Any, Final, TypedDict, cast
+from typing import Any, Final, NotRequired, TypedDict, cast
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.json import json_bytes, json_fragment
@@ -83,6 +83,9 @@ class StoredData(TypedDict):
     orders: list[_StoredOrder]
     settlement_ids: list[str]
     ended_orders: list[str]
+    # The lifetime energy of deleted stations (the site's total keeps it); absent in
+    # documents written before it existed.
+    removed_kwh: NotRequired[float]
 
 
 def order_key(device_id: str, order_no: bytes) -> str:
@@ -110,6 +113,9 @@ class OrderBook:
         self.settled_kwh: dict[tuple[str, int], float] = {}
         self._settlement_ids: dict[str, None] = {}
         self._ended: dict[str, None] = {}
+        # What deleted stations had delivered, so that the site's lifetime energy
+        # (site_totals.py) does not drop when one is deleted.
+        self.removed_kwh = 0.0
 
     def open(self, key: str, order: Order) -> None:
         """Add (or keep) an open order."""
@@ -148,8 +154,9 @@ class OrderBook:
         key = (device_id, port)
         self.settled_kwh[key] = self.settled_kwh.get(key, 0.0) + energy_kwh
 
-    def forget_station(self, device_id: str) -> None:
-        """Drop a removed station's open orders and energy."""
+    def forget_station(self, device_id: str, lifetime_kwh: float = 0.0) -> None:
+        """Drop a removed station's open orders and energy; ``lifetime_kwh``: all it delivered."""
+        self.removed_kwh = round(self.removed_kwh + lifetime_kwh, 2)
         prefix = f"{device_id}:"
         for key in [key for key in self.orders if key.startswith(prefix)]:
             del self.orders[key]
@@ -231,6 +238,7 @@ class OrderBook:
             "orders": list(order_docs.values()),
             "settlement_ids": list(self._settlement_ids),
             "ended_orders": list(self._ended),
+            "removed_kwh": self.removed_kwh,
         }
         return cast(StoredData, document)
 
@@ -272,6 +280,7 @@ class OrderBook:
                     port.lifetime_confirmed = False
         self._settlement_ids = dict.fromkeys(stored["settlement_ids"])
         self._ended = dict.fromkeys(stored["ended_orders"])
+        self.removed_kwh = stored.get("removed_kwh", 0.0)
 
 
 class HubStore:
