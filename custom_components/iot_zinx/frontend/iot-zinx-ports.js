@@ -40,6 +40,7 @@ const TEXT = {
     status: "Status",
     charging: "Charging",
     session_energy: "Session energy",
+    stations_online: "Stations online",
     charging_ports: "Charging ports",
     total_power: "Total power",
     today: (n) => `Port ${n} today`,
@@ -58,6 +59,7 @@ const TEXT = {
     status: "状态",
     charging: "充电",
     session_energy: "本次电量",
+    stations_online: "在线充电桩",
     charging_ports: "充电中端口",
     total_power: "总功率",
     today: (n) => `端口 ${n} 今日`,
@@ -112,9 +114,12 @@ async function collectStations(hass) {
     let station = stations.get(entry.device_id);
     if (!station) {
       const identifier = (device.identifiers || []).find(([domain]) => domain === DOMAIN);
+      // The site device ("site_<entry id>", option "port_entities: connectivity") is no
+      // station: it shows its totals like one, under its name.
+      const isStation = identifier && !identifier[1].startsWith("site_");
       station = {
         deviceId: entry.device_id,
-        stationId: identifier ? identifier[1] : "",
+        stationId: isStation ? identifier[1] : "",
         name: device.name_by_user || device.name || entry.device_id,
         station: {},
         ports: new Map(),
@@ -197,8 +202,10 @@ function stationSection(station, t) {
       },
     },
   ];
-  // Stations whose ports have no entities (option "port_entities: none") show their totals.
+  // Stations whose ports have no entities (option "port_entities: none") and the site
+  // (option "port_entities: connectivity") show their totals.
   for (const [key, name] of [
+    ["sensor.stations_online", t.stations_online],
     ["sensor.charging_ports", t.charging_ports],
     ["sensor.total_power", t.total_power],
   ]) {
