@@ -154,7 +154,7 @@ class OrderBook:
         key = (device_id, port)
         self.settled_kwh[key] = self.settled_kwh.get(key, 0.0) + energy_kwh
 
-    def forget_station(self, device_id: str, lifetime_kwh: float = 0.0) -> None:
+    def forget_station(self, device_id: str, lifetime_kwh: float) -> None:
         """Drop a removed station's open orders and energy; ``lifetime_kwh``: all it delivered."""
         self.removed_kwh = round(self.removed_kwh + lifetime_kwh, 2)
         prefix = f"{device_id}:"
