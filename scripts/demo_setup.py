@@ -216,7 +216,7 @@ def log_tail(path: Path, lines: int = 30) -> str:
 def read_state(config: Path) -> dict[str, Any] | None:
     try:
         state: dict[str, Any] = json.loads((config / STATE_FILE).read_text())
-    except (OSError, ValueError):
+    except OSError, ValueError:
         return None
     return state
 
@@ -466,7 +466,7 @@ async def restart(hass: Hass, process: subprocess.Popen[bytes], log: Path, deadl
     while time.monotonic() < deadline:
         try:
             await hass.request("GET", "/api/config")
-        except (DemoError, aiohttp.ClientError):
+        except DemoError, aiohttp.ClientError:
             break
         await asyncio.sleep(0.3)
     await wait_for_http(hass, process, log, deadline)

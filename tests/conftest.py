@@ -17,8 +17,9 @@ station simulator connecting to it. Nothing is mocked on the wire.
   through the action) with one power report of fixed values (``POWER_REPORT``).
 - ``entity_registry_enabled_by_default``: every entity enabled, for snapshots.
 
-Helpers: ``wait_for_station`` (until the hub's state of a station satisfies a predicate) and
-``snapshot_entities`` (every entity of one platform: registry entry and state).
+Helpers: ``wait_for_station`` (until the hub's state of a station satisfies a predicate),
+``snapshot_entities`` (every entity of one platform: registry entry and state) and
+``device_by_identifier`` (the one registered device with an identifier).
 
 Sockets are enabled for every test (pytest-socket still limits connections to 127.0.0.1).
 """
@@ -26,16 +27,18 @@ Sockets are enabled for every test (pytest-socket still limits connections to 12
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
 from homeassistant.const import CONF_HOST, CONF_PORT, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant, State
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
 # Imported at module level so that Home Assistant's loader finds the custom integration
@@ -83,6 +86,57 @@ def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
     """
     if "hass" in request.fixturenames:
         request.getfixturevalue("enable_custom_integrations")
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots in Home Assistant's format, under tests/snapshots/.
+
+    The plugin declares the same fixture, but which of two plugins' fixtures of one name
+    wins (syrupy's plain one or the plugin's) is up to their load order; a conftest fixture
+    always wins, as in Home Assistant core's own tests.
+    """
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+class _UsageReports(logging.Handler):
+    """What Home Assistant's frame helper reports about our code (deprecated calls)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.reports: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "iot_zinx" in message:
+            self.reports.append(message)
+
+
+@pytest.fixture(scope="session")
+def usage_reports() -> Generator[_UsageReports]:
+    """Listen to homeassistant.helpers.frame for the whole session.
+
+    The frame helper reports each deprecated call site once per process, so the listener
+    must outlive the test that triggers it; the autouse fixture below checks it per test.
+    """
+    handler = _UsageReports()
+    logger = logging.getLogger("homeassistant.helpers.frame")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def no_deprecated_usage(usage_reports: _UsageReports) -> Generator[None]:
+    """Fail the test in which Home Assistant reports that iot_zinx uses something deprecated.
+
+    ("Detected that custom integration 'iot_zinx' ... This will stop working in Home
+    Assistant ..."). DeprecationWarnings raised from our own modules are errors through
+    pytest's filterwarnings (pyproject.toml).
+    """
+    before = len(usage_reports.reports)
+    yield
+    assert usage_reports.reports[before:] == []
 
 
 @pytest.fixture(autouse=True)
@@ -263,3 +317,14 @@ async def wait_for_station(
                 if station is not None and predicate(station):
                     return
             await asyncio.sleep(0.01)
+
+
+def device_by_identifier(hass: HomeAssistant, identifier: tuple[str, str]) -> dr.DeviceEntry | None:
+    """The device registered with ``identifier``, or None; two would be a bug of ours.
+
+    Looked up across config entries (the registry keeps identifiers unique per entry only),
+    so a test also sees a device that landed in the wrong entry.
+    """
+    devices = dr.async_get(hass).async_get_devices(identifiers={identifier})
+    assert len(devices) <= 1, devices
+    return devices[0] if devices else None

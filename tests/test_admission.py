@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
@@ -27,7 +27,7 @@ from custom_components.iot_zinx.protocol.frame import Frame
 from custom_components.iot_zinx.protocol.messages import Heartbeat, Register
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
 
-from .conftest import wait_for_station
+from .conftest import device_by_identifier, wait_for_station
 
 LISTED = 0x04A228CE
 UNLISTED = 0x04A228CD
@@ -52,7 +52,6 @@ async def test_unlisted_station_is_invisible_and_unanswered(
     simulator: StationSimulator,
     station_factory: Callable[..., SimulatedStation],
 ) -> None:
-    device_registry = dr.async_get(hass)
     entity_registry = er.async_get(hass)
     events = async_capture_events(hass, EVENT_IOT_ZINX)
     hub = init_integration.runtime_data
@@ -75,8 +74,8 @@ async def test_unlisted_station_is_invisible_and_unanswered(
     await hass.async_block_till_done()
 
     assert set(hub.stations) == {"04A228CE"}
-    assert device_registry.async_get_device(identifiers={(DOMAIN, "04A228CD")}) is None
-    listed = device_registry.async_get_device(identifiers={(DOMAIN, "04A228CE")})
+    assert device_by_identifier(hass, (DOMAIN, "04A228CD")) is None
+    listed = device_by_identifier(hass, (DOMAIN, "04A228CE"))
     assert listed is not None
     entries = er.async_entries_for_config_entry(entity_registry, init_integration.entry_id)
     assert entries

@@ -10,22 +10,22 @@ from homeassistant.components.device_automation.exceptions import (
     InvalidDeviceAutomationConfig,
 )
 from homeassistant.core import HomeAssistant, ServiceCall
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
+import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_get_device_automations,
 )
-import voluptuous as vol
-import voluptuous_serialize
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.iot_zinx import device_trigger
 from custom_components.iot_zinx.const import DOMAIN, EVENT_IOT_ZINX
 from custom_components.iot_zinx.events import EventType, envelope
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation
 
-from .conftest import STATION_ID
+from .conftest import STATION_ID, device_by_identifier
 
 ALL_TYPES = [
     "device_online",
@@ -57,7 +57,7 @@ PORT_TYPES = {
 
 def station_device(hass: HomeAssistant) -> dr.DeviceEntry:
     """The registry entry of the simulated station 04A228CD."""
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, STATION_ID)})
+    device = device_by_identifier(hass, (DOMAIN, STATION_ID))
     assert device is not None
     return device
 
@@ -101,27 +101,44 @@ async def test_no_triggers_for_other_devices(
 
 
 @pytest.mark.parametrize("trigger_type", ALL_TYPES)
-async def test_capabilities(hass: HomeAssistant, trigger_type: str) -> None:
-    """Port events offer an optional 1-based port; station events offer nothing."""
-    capabilities = await device_trigger.async_get_trigger_capabilities(
-        hass,
-        {"platform": "device", "domain": DOMAIN, "device_id": "x", "type": trigger_type},
-    )
-    if trigger_type not in PORT_TYPES:
-        assert capabilities == {}
-        return
-    assert voluptuous_serialize.convert(
-        capabilities["extra_fields"], custom_serializer=cv.custom_serializer
-    ) == [
+async def test_capabilities(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, trigger_type: str
+) -> None:
+    """Port events offer an optional 1-based port; station events offer nothing.
+
+    Asked the way the automation editor asks, so Home Assistant's own serializer turns the
+    schema into the form's fields.
+    """
+    assert await async_setup_component(hass, "device_automation", {})
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
         {
-            "name": "port",
-            "optional": True,
-            "required": False,
-            "type": "integer",
-            "valueMin": 1,
-            "valueMax": 16,
+            "type": "device_automation/trigger/capabilities",
+            "trigger": {
+                "platform": "device",
+                "domain": DOMAIN,
+                "device_id": "x",
+                "type": trigger_type,
+            },
         }
-    ]
+    )
+    response = await client.receive_json()
+    assert response["success"]
+    if trigger_type not in PORT_TYPES:
+        assert response["result"] == {"extra_fields": []}
+        return
+    assert response["result"] == {
+        "extra_fields": [
+            {
+                "name": "port",
+                "optional": True,
+                "required": False,
+                "type": "integer",
+                "valueMin": 1,
+                "valueMax": 16,
+            }
+        ]
+    }
 
 
 def test_schema() -> None:
@@ -129,9 +146,9 @@ def test_schema() -> None:
     base = {"platform": "device", "domain": DOMAIN, "device_id": "abc"}
     assert device_trigger.TRIGGER_SCHEMA({**base, "type": "settlement", "port": "2"})["port"] == 2
     for bad in ({"type": "settlement", "port": 0}, {"type": "settlement", "port": 17}):
-        with pytest.raises(vol.Invalid):
+        with pytest.raises(probatio.Invalid):
             device_trigger.TRIGGER_SCHEMA({**base, **bad})
-    with pytest.raises(vol.Invalid):
+    with pytest.raises(probatio.Invalid):
         device_trigger.TRIGGER_SCHEMA({**base, "type": "unknown"})
     assert set(device_trigger.TRIGGER_TYPES) == {str(kind) for kind in EventType}
 

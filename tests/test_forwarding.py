@@ -19,8 +19,8 @@ from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.json import json_bytes
+import probatio
 import pytest
-import voluptuous as vol
 
 import custom_components.iot_zinx  # noqa: F401
 from custom_components.iot_zinx.const import DOMAIN
@@ -200,7 +200,7 @@ async def test_invalid_url_refused(
     hass: HomeAssistant, manager: ForwardingManager, url: str
 ) -> None:
     """Only http(s) URLs are accepted."""
-    with pytest.raises(vol.Invalid):
+    with pytest.raises(probatio.Invalid):
         await forward(hass, url, envelope(1))
 
 

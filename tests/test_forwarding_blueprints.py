@@ -29,6 +29,7 @@ from custom_components.iot_zinx.forwarding import (
     async_unload_forwarding,
 )
 
+from .conftest import device_by_identifier
 from .forwarding_support import (  # noqa: F401 - fixtures
     STATION_A,
     STATION_B,
@@ -99,10 +100,10 @@ class StationPower(SensorEntity):
 
 async def station_entity(hass: HomeAssistant, device_id: str) -> None:
     """Give a registered station an entity of the iot_zinx platform."""
-    device = dr.async_get(hass).async_get_device({(DOMAIN, device_id)})
+    device = device_by_identifier(hass, (DOMAIN, device_id))
     assert device is not None
     platform = MockEntityPlatform(hass, domain="sensor", platform_name=DOMAIN)
-    platform.config_entry = hass.config_entries.async_get_entry(device.primary_config_entry)
+    platform.config_entry = hass.config_entries.async_get_entry(device.config_entry_id)
     await platform.async_add_entities([StationPower(device_id)])
 
 

@@ -23,6 +23,7 @@ from custom_components.iot_zinx.forwarding_entities import (
 )
 from custom_components.iot_zinx.outbox import Endpoint
 
+from .conftest import device_by_identifier
 from .forwarding_support import (  # noqa: F401 - fixtures
     NOW,
     STATION_A,
@@ -101,7 +102,7 @@ async def test_sensors_of_known_and_new_endpoints(
     await hass.async_block_till_done()
 
     key = Endpoint(receiver.url).key
-    device = dr.async_get(hass).async_get_device({forwarding_device_identifier(key)})
+    device = device_by_identifier(hass, forwarding_device_identifier(key))
     assert device is not None
     assert device.entry_type is dr.DeviceEntryType.SERVICE
     assert device.name == f"127.0.0.1:{receiver.port}/api/iot/events"
@@ -134,7 +135,7 @@ async def test_sensors_of_known_and_new_endpoints(
     await forward(hass, other, envelope(3), token="t")
     await hass.async_block_till_done()
     other_key = Endpoint(other, token="t").key
-    assert dr.async_get(hass).async_get_device({forwarding_device_identifier(other_key)})
+    assert device_by_identifier(hass, forwarding_device_identifier(other_key))
 
 
 async def test_long_error_is_cut_to_a_state(

@@ -8,7 +8,6 @@ from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import async_get_platforms
 import pytest
@@ -69,7 +68,7 @@ from custom_components.iot_zinx.protocol.messages import (
 from custom_components.iot_zinx.protocol.server import OfflineReason, StationLink
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
 
-from .conftest import STATION_ID
+from .conftest import STATION_ID, device_by_identifier
 
 # Simulated time runs 600 times faster: a 0x06 every 5 simulated minutes is one every 0.5 s,
 # and the energy of those minutes is large enough to show in 0.01 kWh. Heartbeats and the
@@ -87,6 +86,20 @@ TARIFF = {
     CONF_ELECTRICITY_PRICE: 1.2,
     CONF_SERVICE_PRICE: 0.3,
 }
+
+
+def appender(items: list[str]) -> Callable[[str], None]:
+    """A dispatcher target that appends to `items`, in the event loop.
+
+    It is a @callback: Home Assistant runs a plain function (list.append among them) in an
+    executor thread, which would race the test's assertions.
+    """
+
+    @callback
+    def append(item: str) -> None:
+        items.append(item)
+
+    return append
 
 
 @pytest.fixture
@@ -752,15 +765,17 @@ async def test_device_registry_and_signals(
     entry_id = init_integration.entry_id
     new: list[str] = []
     updates: list[None] = []
-    async_dispatcher_connect(hass, signal_new_station(entry_id), new.append)
+    # @callback targets run in the event loop; a plain function would run in an executor
+    # thread and race the assertions below.
+    async_dispatcher_connect(hass, signal_new_station(entry_id), appender(new))
     async_dispatcher_connect(
-        hass, signal_station_update(entry_id, STATION_ID), lambda: updates.append(None)
+        hass, signal_station_update(entry_id, STATION_ID), callback(lambda: updates.append(None))
     )
     station = station_factory(firmware=126)
     await connect(hass, simulator, station, captured)
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, STATION_ID)})
+    device = device_by_identifier(hass, (DOMAIN, STATION_ID))
     assert device is not None
-    assert device.config_entries == {entry_id}
+    assert device.config_entry_id == entry_id
     assert (device.manufacturer, device.model, device.name) == (
         "AP3000",
         "AP3000 dual socket (RS-485 dual-mode)",
@@ -783,7 +798,7 @@ async def test_device_registry_and_signals(
     await station.reconnect()
     await wait_until(lambda: len(of_type(captured, "device_register")) == 2)
     await hass.async_block_till_done()
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, STATION_ID)})
+    device = device_by_identifier(hass, (DOMAIN, STATION_ID))
     assert device is not None
     assert device.sw_version == "V1.27"
     assert new == [STATION_ID]
@@ -811,9 +826,8 @@ async def test_host_gateway(
     await wait_event(captured, is_type("host_heartbeat"))
     await wait_event(captured, lambda e: e["event_type"] == "device_heartbeat")
     await hass.async_block_till_done()
-    registry = dr.async_get(hass)
-    host_device = registry.async_get_device(identifiers={(DOMAIN, "09A00001")})
-    sub_device = registry.async_get_device(identifiers={(DOMAIN, "04A228CE")})
+    host_device = device_by_identifier(hass, (DOMAIN, "09A00001"))
+    sub_device = device_by_identifier(hass, (DOMAIN, "04A228CE"))
     assert host_device is not None
     assert sub_device is not None
     assert sub_device.via_device_id == host_device.id
@@ -851,9 +865,8 @@ async def test_sub_station_versions_link_the_host(
     host.send(SubStationVersions((SubStationVersion(0x21, 0, 126, 0x04A228CD),)))
     await wait_until(lambda: hub.stations[STATION_ID].host_device_id is not None)
     await hass.async_block_till_done()
-    registry = dr.async_get(hass)
-    host_device = registry.async_get_device(identifiers={(DOMAIN, "09A00001")})
-    device = registry.async_get_device(identifiers={(DOMAIN, STATION_ID)})
+    host_device = device_by_identifier(hass, (DOMAIN, "09A00001"))
+    device = device_by_identifier(hass, (DOMAIN, STATION_ID))
     assert host_device is not None
     assert device is not None
     assert device.via_device_id == host_device.id
@@ -882,7 +895,7 @@ async def test_legacy_heartbeat_and_alarm(
     station.firmware = 119
     await sync(hass, station, captured)
     assert state.firmware_version == "V1.19"
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, STATION_ID)})
+    device = device_by_identifier(hass, (DOMAIN, STATION_ID))
     assert device is not None
     assert device.sw_version == "V1.19"
 
@@ -1004,7 +1017,7 @@ async def test_remove_station_and_diagnostics(
 
     # It comes back: a new station for the platforms.
     new: list[str] = []
-    async_dispatcher_connect(hass, signal_new_station(init_integration.entry_id), new.append)
+    async_dispatcher_connect(hass, signal_new_station(init_integration.entry_id), appender(new))
     await station.reconnect()
     await wait_until(lambda: len(of_type(captured, "device_online")) == 2)
     assert new == [STATION_ID]
@@ -1186,9 +1199,8 @@ async def test_observer_edge_cases(hass: HomeAssistant, init_integration: MockCo
     assert hub.stations["04A228CE"].host_device_id is None
     hub.station_online(host)
     assert hub.stations["04A228CE"].host_device_id == "09A00002"
-    registry = dr.async_get(hass)
-    host_device = registry.async_get_device(identifiers={(DOMAIN, "09A00002")})
-    sub_device = registry.async_get_device(identifiers={(DOMAIN, "04A228CE")})
+    host_device = device_by_identifier(hass, (DOMAIN, "09A00002"))
+    sub_device = device_by_identifier(hass, (DOMAIN, "04A228CE"))
     assert host_device is not None
     assert sub_device is not None
     assert sub_device.via_device_id == host_device.id

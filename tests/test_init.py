@@ -38,7 +38,7 @@ from custom_components.iot_zinx.const import (
 )
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation
 
-from .conftest import STATION_ID, wait_for_station
+from .conftest import STATION_ID, device_by_identifier, wait_for_station
 
 CONNECTIVITY = "binary_sensor.ap3000_04a228cd_connectivity"
 PORT_1_STATUS = "sensor.ap3000_04a228cd_port_1_status"
@@ -136,16 +136,16 @@ async def test_remove_station_device(
     entity_registry = er.async_get(hass)
     assert await async_setup_component(hass, "config", {})
     client = await hass_ws_client(hass)
-    device = device_registry.async_get_device(identifiers={(DOMAIN, STATION_ID)})
+    device = device_by_identifier(hass, (DOMAIN, STATION_ID))
     assert device is not None
 
-    response = await client.remove_device(device.id, init_integration.entry_id)
+    response = await client.remove_device(device.id)
     assert not response["success"]
     assert device_registry.async_get(device.id) is not None
 
     await dual_socket.disconnect()
     await wait_for_station(hass, STATION_ID, lambda station: not station.online)
-    response = await client.remove_device(device.id, init_integration.entry_id)
+    response = await client.remove_device(device.id)
     assert response["success"]
     await hass.async_block_till_done()
     assert device_registry.async_get(device.id) is None
@@ -156,7 +156,7 @@ async def test_remove_station_device(
     # The same station connecting again is a new device with all its entities.
     await dual_socket.reconnect()
     await wait_for_station(hass, STATION_ID, lambda station: station.last_heartbeat is not None)
-    assert device_registry.async_get_device(identifiers={(DOMAIN, STATION_ID)}) is not None
+    assert device_by_identifier(hass, (DOMAIN, STATION_ID)) is not None
     assert hass.states.get(CONNECTIVITY).state == "on"
     assert hass.states.get(PORT_1_STATUS).state == "plugged"
 
@@ -173,7 +173,7 @@ async def test_remove_unknown_device(
     device = device_registry.async_get_or_create(
         config_entry_id=init_integration.entry_id, identifiers={(DOMAIN, "0400FFFF")}
     )
-    response = await client.remove_device(device.id, init_integration.entry_id)
+    response = await client.remove_device(device.id)
     assert response["success"]
     assert device_registry.async_get(device.id) is None
 

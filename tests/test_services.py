@@ -9,9 +9,9 @@ from unittest.mock import patch
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
+import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-import voluptuous as vol
 
 from custom_components.iot_zinx.const import DOMAIN
 from custom_components.iot_zinx.protocol.errors import CommandError
@@ -24,7 +24,7 @@ from custom_components.iot_zinx.protocol.messages import (
 )
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation
 
-from .conftest import ORDER_NO, ORDER_NUMBER, STATION_ID, wait_for_station
+from .conftest import ORDER_NO, ORDER_NUMBER, STATION_ID, device_by_identifier, wait_for_station
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ async def test_start_charging_by_device(
     hass: HomeAssistant, device_registry: dr.DeviceRegistry, dual_socket: SimulatedStation
 ) -> None:
     """The station may be named by its device instead of its id."""
-    device = device_registry.async_get_device(identifiers={(DOMAIN, STATION_ID)})
+    device = device_by_identifier(hass, (DOMAIN, STATION_ID))
     assert device is not None
     response = await call(hass, "start_charging", {"device_id": device.id, "port": 1})
     assert response["response_code"] == 0
@@ -207,7 +207,7 @@ async def test_start_charging_schema(
     hass: HomeAssistant, init_integration: MockConfigEntry, data: dict[str, Any]
 ) -> None:
     """Input the station could not take is refused before anything is looked up."""
-    with pytest.raises(vol.Invalid):
+    with pytest.raises(probatio.Invalid):
         await call(hass, "start_charging", data)
 
 
@@ -278,7 +278,7 @@ async def test_modify_charging_energy_limit(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     """An energy beyond what 0x8A can carry (655.35 kWh) is refused by the schema."""
-    with pytest.raises(vol.Invalid):
+    with pytest.raises(probatio.Invalid):
         await call(
             hass,
             "modify_charging",
@@ -290,7 +290,7 @@ async def test_query_status_and_reboot(
     hass: HomeAssistant, device_registry: dr.DeviceRegistry, dual_socket: SimulatedStation
 ) -> None:
     """0x81 and 0x87, by device."""
-    device = device_registry.async_get_device(identifiers={(DOMAIN, STATION_ID)})
+    device = device_by_identifier(hass, (DOMAIN, STATION_ID))
     assert device is not None
     # Neither waits for a reply (0x81 has none, 0x87's may never come): wait for arrival.
     await call(hass, "query_status", {"device_id": device.id})

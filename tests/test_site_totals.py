@@ -28,7 +28,7 @@ from custom_components.iot_zinx.site_totals import (
 )
 from custom_components.iot_zinx.store import OrderBook
 
-from .conftest import POWER_REPORT, STATION_ID, wait_for_station
+from .conftest import POWER_REPORT, STATION_ID, device_by_identifier, wait_for_station
 
 CONNECTIVITY = {CONF_HEARTBEAT_TIMEOUT: 420, CONF_PORT_ENTITIES: "connectivity"}
 SITE_KEYS = ("stations_online", "charging_ports", "total_power", "total_lifetime_energy")
@@ -64,7 +64,7 @@ async def test_one_entity_per_station_and_the_site_totals(
 ) -> None:
     """The station keeps its connectivity; the site device totals every station."""
     entry_id = init_integration.entry_id
-    station_device = device_registry.async_get_device(identifiers={(DOMAIN, STATION_ID)})
+    station_device = device_by_identifier(hass, (DOMAIN, STATION_ID))
     assert station_device is not None
     assert [
         (entity.domain, entity.unique_id)
@@ -72,7 +72,7 @@ async def test_one_entity_per_station_and_the_site_totals(
     ] == [("binary_sensor", f"{STATION_ID}_connectivity")]
     assert hass.states.get("binary_sensor.ap3000_04a228cd_connectivity").state == "on"
 
-    site = device_registry.async_get_device(identifiers={site_device_identifier(entry_id)})
+    site = device_by_identifier(hass, site_device_identifier(entry_id))
     assert site is not None
     assert (site.name, site.entry_type, site.manufacturer) == (
         "Site AP3000 server 127.0.0.1:0",
@@ -169,7 +169,7 @@ async def test_deleting_a_station_keeps_the_site_energy(
     hub = init_integration.runtime_data
     await charging_dual_socket.disconnect()
     await wait_for_station(hass, STATION_ID, lambda station: not station.online)
-    station_device = device_registry.async_get_device(identifiers={(DOMAIN, STATION_ID)})
+    station_device = device_by_identifier(hass, (DOMAIN, STATION_ID))
     assert station_device is not None
     assert await async_remove_config_entry_device(hass, init_integration, station_device)
     assert STATION_ID not in hub.stations
@@ -195,9 +195,7 @@ async def test_the_site_device_stays_while_the_level_provides_it(
     hass: HomeAssistant, device_registry: dr.DeviceRegistry, init_integration: MockConfigEntry
 ) -> None:
     """Deleting the site's device is refused: its totals would come straight back."""
-    site = device_registry.async_get_device(
-        identifiers={site_device_identifier(init_integration.entry_id)}
-    )
+    site = device_by_identifier(hass, site_device_identifier(init_integration.entry_id))
     assert site is not None
     assert not await async_remove_config_entry_device(hass, init_integration, site)
     # A stale one (another level) may go; no station is forgotten for it.
@@ -245,7 +243,7 @@ async def test_leaving_and_choosing_the_level(
 
     await station_talks()
     assert len(station_unique_ids()) == 8 + 2 * 11
-    assert device_registry.async_get_device(identifiers={identifier}) is None
+    assert device_by_identifier(hass, identifier) is None
 
     await set_level("connectivity")
     assert station_unique_ids() == {f"{STATION_ID}_connectivity"}
@@ -255,7 +253,7 @@ async def test_leaving_and_choosing_the_level(
 
     await set_level("none")
     # The site's device and totals are gone; the station totals are back with its readings.
-    assert device_registry.async_get_device(identifiers={identifier}) is None
+    assert device_by_identifier(hass, identifier) is None
     assert site_entity_ids(entity_registry, init_integration) == {}
     await station_talks()
     assert {f"{STATION_ID}_total_power", f"{STATION_ID}_voltage"} <= station_unique_ids()

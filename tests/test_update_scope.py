@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -30,12 +30,16 @@ async def test_power_report_updates_only_its_port(
     def count(key: str | int) -> None:
         counts[key] += 1
 
+    # @callback targets run in the event loop; plain functions would run in an executor
+    # thread and race the assertions below.
     async_dispatcher_connect(
-        hass, signal_station_update(entry_id, STATION_ID), lambda: count("station")
+        hass, signal_station_update(entry_id, STATION_ID), callback(lambda: count("station"))
     )
     for port in (1, 2):
         async_dispatcher_connect(
-            hass, signal_port_update(entry_id, STATION_ID, port), lambda port=port: count(port)
+            hass,
+            signal_port_update(entry_id, STATION_ID, port),
+            callback(lambda port=port: count(port)),
         )
     charging_dual_socket.send(dataclasses.replace(POWER_REPORT, power_w=199.9))
     await wait_for_station(hass, STATION_ID, lambda station: station.ports[1].power_w == 199.9)

@@ -20,6 +20,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 TRANSLATIONS = REPO / "custom_components" / "iot_zinx" / "translations" / "en.json"
+BRAND = REPO / "custom_components" / "iot_zinx" / "brand"
 STRATEGY_ERROR = "Error loading the dashboard strategy"
 
 # Every element's text, shadow roots included, in document order, whitespace collapsed.
@@ -184,6 +185,27 @@ def test_energy_view(page: Page, artifacts: Path) -> None:
     expect(page.locator("hui-statistics-graph-card")).to_have_count(1)
     expect(page.get_by_text("Energy per day, by port")).to_be_visible()
     page.screenshot(path=artifacts / "energy.png")
+
+
+def test_integrations_page_shows_our_icon(
+    page: Page, demo: dict[str, Any], artifacts: Path
+) -> None:
+    """The integrations page loads our brand icon, served from custom_components/iot_zinx/brand/.
+
+    Since Home Assistant 2026.3 a custom integration ships its own brand images; the page asks
+    for them at /api/brands/integration/iot_zinx/<image> (icon.png, or a dark_/@2x variant).
+    """
+    with page.expect_response(
+        lambda response: "/api/brands/integration/iot_zinx/" in response.url
+    ) as brand:
+        page.goto(f"{demo['url']}/config/integrations/dashboard")
+    response = brand.value
+    image = response.url.split("/api/brands/integration/iot_zinx/", 1)[1].split("?", 1)[0]
+    assert response.status == 200, response.url
+    assert response.headers["content-type"] == "image/png"
+    assert response.body() == (BRAND / image).read_bytes(), image
+    expect(page.get_by_text("IoT-Zinx AP3000 charging stations").first).to_be_visible()
+    page.screenshot(path=artifacts / "integrations.png")
 
 
 def test_no_script_errors(page: Page) -> None:

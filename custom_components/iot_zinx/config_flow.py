@@ -29,7 +29,7 @@ from homeassistant.helpers.selector import (
     TextSelector,
     TextSelectorConfig,
 )
-import voluptuous as vol
+import probatio
 
 from .const import (
     ADMISSIONS,
@@ -74,19 +74,19 @@ from .const import (
 # Card ids and station ids are both shown as 8 hex digits (PROTOCOL.md 2 and 3, 0x02).
 _HEX_ID = re.compile(r"^(?:0[xX])?([0-9A-Fa-f]{8})$")
 
-_PORT_SELECTOR = vol.All(
+_PORT_SELECTOR = probatio.All(
     NumberSelector(NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)),
-    vol.Coerce(int),
+    probatio.Coerce(int),
 )
 
 
-def _listener_schema(host: str, port: int) -> vol.Schema:
-    return vol.Schema(
+def _listener_schema(host: str, port: int) -> probatio.Schema:
+    return probatio.Schema(
         {
-            vol.Required(CONF_HOST, default=host): TextSelector(
+            probatio.Required(CONF_HOST, default=host): TextSelector(
                 TextSelectorConfig(autocomplete="off")
             ),
-            vol.Required(CONF_PORT, default=port): _PORT_SELECTOR,
+            probatio.Required(CONF_PORT, default=port): _PORT_SELECTOR,
         }
     )
 
@@ -256,13 +256,13 @@ def _select(options: tuple[str, ...], translation_key: str) -> SelectSelector:
     )
 
 
-def _options_schema(values: dict[str, Any]) -> vol.Schema:
+def _options_schema(values: dict[str, Any]) -> probatio.Schema:
     """The options form, pre-filled with ``values`` (current options over the defaults)."""
 
-    def key(name: str) -> vol.Required:
-        return vol.Required(name, default=values[name])
+    def key(name: str) -> probatio.Required:
+        return probatio.Required(name, default=values[name])
 
-    return vol.Schema(
+    return probatio.Schema(
         {
             key(CONF_HEARTBEAT_TIMEOUT): _number(
                 MIN_HEARTBEAT_TIMEOUT, MAX_HEARTBEAT_TIMEOUT, 1, "s"

@@ -78,7 +78,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         return min(float(value), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except TypeError, ValueError:
         return None
     if when.tzinfo is None:
         # RFC 9110 dates are GMT; a naive result means the zone was "-0000".

@@ -25,7 +25,7 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.trigger import TriggerActionType, TriggerInfo
 from homeassistant.helpers.typing import ConfigType
-import voluptuous as vol
+import probatio
 
 from .const import DOMAIN, EVENT_IOT_ZINX
 from .events import PORT_EVENT_TYPES, EventType
@@ -36,18 +36,18 @@ CONF_PORT: Final = "port"
 MAX_PORT: Final = 16
 
 TRIGGER_TYPES: Final = [str(event_type) for event_type in EventType]
-_PORT_FIELD: Final[dict[vol.Marker, Any]] = {
-    vol.Optional(CONF_PORT): vol.All(vol.Coerce(int), vol.Range(1, MAX_PORT))
+_PORT_FIELD: Final[dict[probatio.Marker, Any]] = {
+    probatio.Optional(CONF_PORT): probatio.All(probatio.Coerce(int), probatio.Range(1, MAX_PORT))
 }
 
 TRIGGER_SCHEMA = DEVICE_TRIGGER_BASE_SCHEMA.extend(
-    {vol.Required(CONF_TYPE): vol.In(TRIGGER_TYPES), **_PORT_FIELD}
+    {probatio.Required(CONF_TYPE): probatio.In(TRIGGER_TYPES), **_PORT_FIELD}
 )
 
 
 def _station_id(hass: HomeAssistant, device_id: str) -> str | None:
     """The station's physical id ("04A228CD") of a device of this integration."""
-    device = dr.async_get(hass).async_get(device_id)
+    device = dr.async_get(hass).async_get(device_id, include_child_devices=False)
     if device is None or forwarding_endpoint_key(device) is not None:
         # A webhook endpoint's service device fires no station events.
         return None
@@ -71,10 +71,10 @@ async def async_get_triggers(hass: HomeAssistant, device_id: str) -> list[dict[s
 
 async def async_get_trigger_capabilities(
     hass: HomeAssistant, config: ConfigType
-) -> dict[str, vol.Schema]:
+) -> dict[str, probatio.Schema]:
     """The port events can be limited to one port."""
     if EventType(config[CONF_TYPE]) in PORT_EVENT_TYPES:
-        return {"extra_fields": vol.Schema(_PORT_FIELD)}
+        return {"extra_fields": probatio.Schema(_PORT_FIELD)}
     return {}
 
 

@@ -119,7 +119,9 @@ def async_remove_unwanted_entities(hass: HomeAssistant, entry: ConfigEntry) -> i
         registry.async_remove(entity_id)
     devices = dr.async_get(hass)
     if not site_entities_wanted(level) and (
-        site := devices.async_get_device(identifiers={site_device_identifier(entry.entry_id)})
+        site := devices.async_get_device_by_identifier(
+            site_device_identifier(entry.entry_id), entry.entry_id
+        )
     ):
         devices.async_remove_device(site.id)
     if unwanted:

@@ -45,7 +45,7 @@ from homeassistant.helpers.event import async_call_later, async_track_point_in_u
 from homeassistant.helpers.json import json_bytes
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
-import voluptuous as vol
+import probatio
 from yarl import URL
 
 from .const import DOMAIN
@@ -93,14 +93,14 @@ DEFAULT_UPDATE_INTERVAL: Final = 1.0
 
 _REQUIRED_FIELDS: Final = ("event_id", "event_type", "device_id")
 
-FORWARD_EVENT_SCHEMA: Final = vol.Schema(
+FORWARD_EVENT_SCHEMA: Final = probatio.Schema(
     {
-        vol.Required(ATTR_URL): cv.url,
+        probatio.Required(ATTR_URL): cv.url,
         # Checked by the handler, to refuse with a translated message.
-        vol.Required(ATTR_EVENT): object,
-        vol.Optional(ATTR_TOKEN): vol.Any(None, cv.string),
-        vol.Optional(ATTR_API_KEY): vol.Any(None, cv.string),
-        vol.Optional(ATTR_SECRET): vol.Any(None, cv.string),
+        probatio.Required(ATTR_EVENT): object,
+        probatio.Optional(ATTR_TOKEN): probatio.Any(None, cv.string),
+        probatio.Optional(ATTR_API_KEY): probatio.Any(None, cv.string),
+        probatio.Optional(ATTR_SECRET): probatio.Any(None, cv.string),
     }
 )
 

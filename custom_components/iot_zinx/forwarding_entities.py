@@ -190,7 +190,7 @@ async def async_setup_forwarding_sensors(
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
         key = forwarding_endpoint_key(device)
         if key is not None and key not in known:
-            registry.async_update_device(device.id, remove_config_entry_id=entry.entry_id)
+            registry.async_remove_device(device.id)
 
     async_add_entities([sensor for key in known for sensor in _sensors(manager, key)])
 

@@ -652,10 +652,12 @@ class IotZinxHub:
         details: dict[str, Any] = {}
         if station.firmware_version is not None:
             details["sw_version"] = station.firmware_version
-        if station.host_device_id is not None and registry.async_get_device(
-            identifiers={(DOMAIN, station.host_device_id)}
+        if station.host_device_id is not None and (
+            host := registry.async_get_device_by_identifier(
+                (DOMAIN, station.host_device_id), self.entry.entry_id
+            )
         ):
-            details["via_device"] = (DOMAIN, station.host_device_id)
+            details["via_device_id"] = host.id
         registry.async_get_or_create(
             config_entry_id=self.entry.entry_id,
             identifiers={(DOMAIN, station.device_id)},

@@ -72,7 +72,7 @@ def strip_credentials(url: str) -> str:
     try:
         parsed = URL(url)
         return str(parsed.with_user(None).with_query(None).with_fragment(None))
-    except (TypeError, ValueError):
+    except TypeError, ValueError:
         return "<invalid URL>"
 
 
@@ -106,7 +106,7 @@ def endpoint_name(url: str) -> str:
     """A short name for an endpoint's device: host (and explicit port) plus path."""
     try:
         parsed = URL(url)
-    except (TypeError, ValueError):
+    except TypeError, ValueError:
         return url
     host = parsed.host or url
     if parsed.explicit_port is not None:

@@ -15,7 +15,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
-import voluptuous as vol
+import probatio
 
 from .const import (
     ATTR_DURATION,
@@ -61,27 +61,27 @@ def _station_id(value: Any) -> str:
     try:
         return format_physical_id(parse_physical_id(str(value)))
     except ValueError as err:
-        raise vol.Invalid("expected 8 hexadecimal digits, e.g. 04A228CD") from err
+        raise probatio.Invalid("expected 8 hexadecimal digits, e.g. 04A228CD") from err
 
 
 def _order_number(value: Any) -> str:
     text = str(value)
     if not text.isascii() or not text.isprintable() or len(text) > MAX_ORDER_NUMBER_LENGTH:
-        raise vol.Invalid(f"at most {MAX_ORDER_NUMBER_LENGTH} printable ASCII characters")
+        raise probatio.Invalid(f"at most {MAX_ORDER_NUMBER_LENGTH} printable ASCII characters")
     return text
 
 
-def _number(minimum: float, maximum: float) -> vol.All:
-    return vol.All(vol.Coerce(float), vol.Range(min=minimum, max=maximum))
+def _number(minimum: float, maximum: float) -> probatio.All[float]:
+    return probatio.All(probatio.Coerce(float), probatio.Range(min=minimum, max=maximum))
 
 
-def _schema(fields: dict[Any, Any]) -> vol.All:
+def _schema(fields: dict[Any, Any]) -> probatio.All[dict[str, Any]]:
     """A station action's schema: ``station_id`` or ``device_id`` (one of them), then fields."""
-    return vol.All(
-        vol.Schema(
+    return probatio.All(
+        probatio.Schema(
             {
-                vol.Exclusive(ATTR_STATION_ID, "station"): _station_id,
-                vol.Exclusive(ATTR_DEVICE_ID, "station"): cv.string,
+                probatio.Exclusive(ATTR_STATION_ID, "station"): _station_id,
+                probatio.Exclusive(ATTR_DEVICE_ID, "station"): cv.string,
                 **fields,
             }
         ),
@@ -89,39 +89,39 @@ def _schema(fields: dict[Any, Any]) -> vol.All:
     )
 
 
-_PORT = vol.All(vol.Coerce(int), vol.Range(min=1, max=_MAX_PORT))
+_PORT = probatio.All(probatio.Coerce(int), probatio.Range(min=1, max=_MAX_PORT))
 
 START_CHARGING_SCHEMA = _schema(
     {
-        vol.Required(ATTR_PORT): _PORT,
-        vol.Optional(ATTR_MODE, default=ChargeMode.FULL.value): vol.In(
+        probatio.Required(ATTR_PORT): _PORT,
+        probatio.Optional(ATTR_MODE, default=ChargeMode.FULL.value): probatio.In(
             [mode.value for mode in ChargeMode]
         ),
-        vol.Optional(ATTR_DURATION): vol.All(
-            vol.Coerce(int), vol.Range(min=1, max=MAX_CHARGE_MINUTES)
+        probatio.Optional(ATTR_DURATION): probatio.All(
+            probatio.Coerce(int), probatio.Range(min=1, max=MAX_CHARGE_MINUTES)
         ),
-        vol.Optional(ATTR_ENERGY): _number(0.01, MAX_CHARGE_ENERGY_KWH),
-        vol.Optional(ATTR_ORDER_NUMBER): _order_number,
-        vol.Optional(ATTR_MAX_POWER): _number(1, _MAX_DECI_U16),
+        probatio.Optional(ATTR_ENERGY): _number(0.01, MAX_CHARGE_ENERGY_KWH),
+        probatio.Optional(ATTR_ORDER_NUMBER): _order_number,
+        probatio.Optional(ATTR_MAX_POWER): _number(1, _MAX_DECI_U16),
     }
 )
-STOP_CHARGING_SCHEMA = _schema({vol.Required(ATTR_PORT): _PORT})
+STOP_CHARGING_SCHEMA = _schema({probatio.Required(ATTR_PORT): _PORT})
 
 
 def _modify_value_fits(data: dict[str, Any]) -> dict[str, Any]:
     """0x8A carries a u16: at most 1092 minutes of seconds, or 655.35 kWh of 0.01 kWh."""
     if data[ATTR_MODE] == MODIFY_MODE_ENERGY and data[ATTR_VALUE] > MAX_CHARGE_ENERGY_KWH:
-        raise vol.Invalid(f"at most {MAX_CHARGE_ENERGY_KWH} kWh", path=[ATTR_VALUE])
+        raise probatio.Invalid(f"at most {MAX_CHARGE_ENERGY_KWH} kWh", path=[ATTR_VALUE])
     return data
 
 
-MODIFY_CHARGING_SCHEMA = vol.All(
+MODIFY_CHARGING_SCHEMA = probatio.All(
     _schema(
         {
-            vol.Required(ATTR_PORT): _PORT,
-            vol.Required(ATTR_MODE): vol.In(list(MODIFY_MODES)),
+            probatio.Required(ATTR_PORT): _PORT,
+            probatio.Required(ATTR_MODE): probatio.In(list(MODIFY_MODES)),
             # Minutes (time modes) or kWh (energy mode).
-            vol.Required(ATTR_VALUE): _number(0.01, MAX_CHARGE_MINUTES),
+            probatio.Required(ATTR_VALUE): _number(0.01, MAX_CHARGE_MINUTES),
         }
     ),
     _modify_value_fits,
@@ -129,12 +129,12 @@ MODIFY_CHARGING_SCHEMA = vol.All(
 STATION_SCHEMA = _schema({})
 SET_LIMITS_SCHEMA = _schema(
     {
-        vol.Required(ATTR_MAX_DURATION): vol.All(
-            vol.Coerce(int), vol.Range(min=1, max=MAX_CHARGE_MINUTES)
+        probatio.Required(ATTR_MAX_DURATION): probatio.All(
+            probatio.Coerce(int), probatio.Range(min=1, max=MAX_CHARGE_MINUTES)
         ),
-        vol.Required(ATTR_OVERLOAD_POWER): _number(1, _MAX_DECI_U16),
-        vol.Required(ATTR_OVER_VOLTAGE): _number(1, _MAX_DECI_U16),
-        vol.Required(ATTR_UNDER_VOLTAGE): _number(1, _MAX_DECI_U16),
+        probatio.Required(ATTR_OVERLOAD_POWER): _number(1, _MAX_DECI_U16),
+        probatio.Required(ATTR_OVER_VOLTAGE): _number(1, _MAX_DECI_U16),
+        probatio.Required(ATTR_UNDER_VOLTAGE): _number(1, _MAX_DECI_U16),
     }
 )
 
@@ -257,7 +257,7 @@ _SERVICES: tuple[
     tuple[
         str,
         Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]],
-        vol.All,
+        probatio.All[dict[str, Any]],
         SupportsResponse,
     ],
     ...,

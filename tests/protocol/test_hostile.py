@@ -1,10 +1,14 @@
 """Hostile peers against a real DnyServer: each is refused or contained, counted, logged once.
 
 Every test runs a known station ("the prober", 04AB373B) that sends a heartbeat every 20 ms
-through the whole attack and times each reply: the server must keep answering it promptly
-(``LATENCY_BOUND``, a behavioural bound with plenty of room for a loaded CI machine, not a
-benchmark). The attackers, the prober and the server share one event loop, so an attack that
-made the server do unbounded work per byte would show up as prober latency.
+through the whole attack: the server must answer every one of them, in order, during the
+attack and after it. The attackers, the prober and the server share one event loop, so an
+attack that made the server stall (unbounded work per byte, a wait on the attacker) shows up
+as a probe left unanswered. Nothing here compares against absolute seconds: the plugin runs
+the loop in asyncio debug mode on machines of two busy cores, where a healthy reply can take
+hundreds of milliseconds. Timeouts only guard against a hang (``STALL``), and time-outs of
+the server under test are asserted by order: a connection is closed while its attacker is
+still sending, never before the configured time.
 """
 
 # Test helpers take a timeout so that a broken test fails fast instead of hanging.
@@ -32,8 +36,9 @@ from .harness import RawPeer, Recorder, wait_until
 pytestmark = pytest.mark.timeout(60)
 
 PROBER = 0x04AB373B
-LATENCY_BOUND = 0.5
 PROBE_INTERVAL = 0.02
+# Not a latency bound: a probe unanswered this long means the server stalled.
+STALL = 10.0
 # Small limits, so every limit is reached within a fraction of a second.
 HOSTILE: dict[str, Any] = {
     "heartbeat_timeout": 30.0,
@@ -61,11 +66,11 @@ def settlement(physical_id: int, message_id: int) -> Frame:
 
 
 class Prober:
-    """A registered station that sends a heartbeat every ``PROBE_INTERVAL`` and times replies."""
+    """A registered station that sends a heartbeat every ``PROBE_INTERVAL``; counts replies."""
 
     def __init__(self, peer: RawPeer) -> None:
         self.peer = peer
-        self.latencies: list[float] = []
+        self.answered = 0
         self.unanswered = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -76,34 +81,34 @@ class Prober:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         message_id = 1
         while True:
             message_id = message_id % 0xFFFF + 1
-            sent = loop.time()
             self.peer.send(heartbeat(PROBER, message_id))
             try:
+                # Replies come in order: the first heartbeat reply must be this probe's.
                 while True:
-                    arrived, frame = await self.peer.timed_frame(timeout=2 * LATENCY_BOUND)
-                    if frame.command == 0x21 and frame.message_id == message_id:
+                    frame = await self.peer.frame(timeout=STALL)
+                    if frame.command == 0x21:
+                        assert frame.message_id == message_id, (frame.message_id, message_id)
                         break
             except TimeoutError:
                 self.unanswered += 1
                 continue
-            self.latencies.append(arrived - sent)
+            self.answered += 1
             await asyncio.sleep(PROBE_INTERVAL)
 
     async def stop(self) -> None:
-        """Stop probing and check that every heartbeat was answered within the bound."""
+        """Stop probing; every heartbeat was answered, and the server still answers."""
         assert self._task is not None
         # A few answers after the attack too: the server is still healthy once it is over.
-        done = len(self.latencies) + self.unanswered
-        await wait_until(lambda: len(self.latencies) + self.unanswered >= done + 3)
+        done = self.answered + self.unanswered
+        await wait_until(lambda: self.answered + self.unanswered >= done + 3, STALL)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         assert self.unanswered == 0
-        assert max(self.latencies) < LATENCY_BOUND, max(self.latencies)
+        assert self.answered >= 3
 
 
 type Start = Callable[..., Any]
@@ -196,13 +201,17 @@ async def test_slow_loris(hostile: Start, caplog: pytest.LogCaptureFixture) -> N
             await asyncio.sleep(0.05)
 
     drips = [loop.create_task(drip(writer)) for _, writer in lorises]
-    await asyncio.gather(*(closed_by_server(reader) for reader, _ in lorises))
+    await asyncio.gather(*(closed_by_server(reader, STALL) for reader, _ in lorises))
     elapsed = loop.time() - opened
+    # Closed while every loris was still dripping (the trickle lasts over 10 s), and not
+    # before identify_timeout: the bytes kept arriving, but no frame did.
+    still_dripping = sum(not task.done() for task in drips)
     for task in drips:
         task.cancel()
     await asyncio.gather(*drips, return_exceptions=True)
     close_all([writer for _, writer in lorises])
-    assert 0.5 <= elapsed < 1.5
+    assert still_dripping == 5
+    assert elapsed >= 0.5
     stats = server.stats
     assert stats.unidentified_closed == 5
     assert stats.frames_in > 0  # the prober's
