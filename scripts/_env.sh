@@ -16,7 +16,12 @@ ROOT_MARKER="$VENV/.iot_zinx-root"
 REQUIREMENTS_STAMP="$VENV/.iot_zinx-requirements"
 # Where the Debian root is cached (shared by every clone on the machine).
 IOT_ZINX_CACHE="${IOT_ZINX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/iot_zinx}"
-DEBIAN_ROOT="$IOT_ZINX_CACHE/debian-sid-python3.14"
+# What the Debian root holds: Python 3.14 with what pip needs to build the few packages
+# without a wheel for it (gcc, g++: pymicro-vad, pyspeex-noise), and libturbojpeg0 for the
+# camera component the demo's Home Assistant imports. The root's folder is named after this
+# list, so changing it builds a new root instead of reusing one that lacks a package.
+DEBIAN_ROOT_PACKAGES="python3.14,python3.14-venv,python3.14-dev,ca-certificates,gcc,g++,libc6-dev,libturbojpeg0"
+DEBIAN_ROOT="$IOT_ZINX_CACHE/debian-sid-python3.14-$(printf %s "$DEBIAN_ROOT_PACKAGES" | sha256sum | cut -c1-8)"
 
 # What .venv must have been built from: the pins. A change of pins re-runs scripts/setup.
 requirements_hash() {
@@ -46,9 +51,12 @@ env_exec_in() {
   shift
   export PATH="$VENV/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
   export VIRTUAL_ENV="$VENV"
-  if [ -z "$root" ]; then
+  # Already inside the root (a script started by a script, e.g. the browser test starting
+  # scripts/develop): run the command as it is; the mounts are there.
+  if [ -z "$root" ] || [ "${IOT_ZINX_INSIDE_ROOT:-}" = "$root" ]; then
     exec "$@"
   fi
+  export IOT_ZINX_INSIDE_ROOT="$root"
   if [ "$(id -u)" -ne 0 ]; then
     echo "scripts: .venv lives in the Debian root $root, which needs root to enter;" \
       "install Python 3.14 (python3.14, pyenv or uv) and run scripts/setup again" >&2

@@ -24,6 +24,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 import contextlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 import json
 import os
 from pathlib import Path
@@ -282,12 +283,12 @@ def prepare_config(args: argparse.Namespace) -> dict[str, Any] | None:
     template = string.Template(TEMPLATE.read_text())
     (config / "configuration.yaml").write_text(
         template.substitute(
-            http_port=args.port,
             language=args.language,
             time_zone=args.time_zone,
             integration_log_level=args.log_level,
         )
     )
+    write_http_settings(config, args.port)
     for name in ("automations.yaml", "scripts.yaml"):
         if not (config / name).exists():
             (config / name).write_text("[]\n" if name == "automations.yaml" else "{}\n")
@@ -298,6 +299,37 @@ def prepare_config(args: argparse.Namespace) -> dict[str, Any] | None:
         link.unlink()
     link.symlink_to(args.integration.resolve(), target_is_directory=True)
     return previous if keep else None
+
+
+def write_http_settings(config: Path, port: int) -> None:
+    """The HTTP server's settings, as Home Assistant stores them (.storage/http).
+
+    Since 2026.8 they are no longer read from configuration.yaml but from this store; YAML
+    would be migrated once as a pending change that reverts unless confirmed in the browser.
+    Validated by Home Assistant's own schema, so every default is the one it would fill in.
+    """
+    from homeassistant.components.http import config as http_config  # noqa: PLC0415
+
+    settings = http_config.HTTP_STORAGE_SCHEMA({"server_host": ["127.0.0.1"], "server_port": port})
+    stable = {
+        **settings,
+        "created_at": datetime.now(UTC).isoformat(),
+        "error": None,
+        "error_message": None,
+    }
+    storage = config / ".storage"
+    storage.mkdir(exist_ok=True)
+    (storage / http_config.STORAGE_KEY).write_text(
+        json.dumps(
+            {
+                "version": http_config.STORAGE_VERSION,
+                "minor_version": http_config.STORAGE_MINOR_VERSION,
+                "key": http_config.STORAGE_KEY,
+                "data": {"stable": stable, "pending": None, "yaml_migration_done": True},
+            },
+            indent=2,
+        )
+    )
 
 
 # -- Home Assistant's APIs --------------------------------------------------------------------

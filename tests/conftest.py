@@ -27,8 +27,8 @@ Sockets are enabled for every test (pytest-socket still limits connections to 12
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncGenerator, Callable, Generator
+import logging
 from typing import Any
 from unittest.mock import PropertyMock, patch
 

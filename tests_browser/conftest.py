@@ -170,6 +170,10 @@ def page(browser: BrowserContext, artifacts: Path) -> Iterator[Page]:
 
         page.on("console", lambda message: line(f"console {message.type}: {message.text}"))
         page.on("pageerror", lambda error: line(f"page error: {error}"))
+        page.on(
+            "framenavigated",
+            lambda frame: line(f"navigated to {frame.url}") if frame == page.main_frame else None,
+        )
         page.on("requestfailed", lambda request: line(f"failed {request.url}: {request.failure}"))
         page.on(
             "response",
