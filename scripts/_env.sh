@@ -11,7 +11,9 @@
 # (unshare), so they vanish with the command and never pile up on the host.
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$REPO/.venv"
+# IOT_ZINX_VENV names another environment in the same place (scripts/test_newest_ha's
+# .venv-newest, with the newest Home Assistant release); whoever sets it manages it.
+VENV="${IOT_ZINX_VENV:-$REPO/.venv}"
 ROOT_MARKER="$VENV/.iot_zinx-root"
 REQUIREMENTS_STAMP="$VENV/.iot_zinx-requirements"
 # Where the Debian root is cached (shared by every clone on the machine).
@@ -37,6 +39,7 @@ env_root() {
 # Run scripts/setup when .venv is missing or was built from other pins. Its output goes to
 # stderr, so that `scripts/python -c ...` prints only what the command prints.
 ensure_env() {
+  [ -z "${IOT_ZINX_VENV:-}" ] || return 0
   if [ ! -f "$REQUIREMENTS_STAMP" ] || [ "$(cat "$REQUIREMENTS_STAMP")" != "$(requirements_hash)" ]; then
     "$REPO/scripts/setup" >&2
   fi

@@ -42,7 +42,8 @@ import aiohttp
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-PYTHON = REPO / ".venv" / "bin" / "python"
+# The environment this runs in (.venv, or .venv-newest for scripts/test_newest_ha).
+PYTHON = Path(sys.executable)
 TEMPLATE = REPO / "develop" / "configuration.yaml"
 DASHBOARD = REPO / "dashboards" / "iot_zinx_ports.yaml"
 INTEGRATION = REPO / "custom_components" / "iot_zinx"
