@@ -34,7 +34,7 @@ NOW_TS = int(NOW.timestamp())
 def envelope(
     number: int, device_id: str = STATION_A, event_type: str = "charging_start"
 ) -> dict[str, Any]:
-    """A documented envelope (EVENTS.md), numbered to check order."""
+    """A documented envelope (docs/events.md), numbered to check order."""
     return {
         "event_id": f"7d3c6a52-0000-4000-8000-{number:012d}",
         "event_type": event_type,

@@ -1,4 +1,4 @@
-"""The EVENTS.md envelopes: documented keys, value types and exact values of vendor frames."""
+"""The docs/events.md envelopes: documented keys, value types and exact values of vendor frames."""
 
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ BUILDERS: dict[EventType, Callable[[], events.Envelope]] = {
     ),
 }
 
-# EVENTS.md, "The eleven documented types": the data keys of each, then the documented extras;
+# docs/events.md, "The eleven documented types": the data keys of each, then the documented extras;
 # the extensions' keys are this integration's (README). Exactly these, no more, no fewer.
 DOCUMENTED_KEYS: dict[EventType, set[str]] = {
     EventType.DEVICE_ONLINE: {

@@ -188,7 +188,7 @@ async def test_forward_blueprint_filters(
 
 
 def charging_end(device_id: str = STATION_A) -> dict[str, Any]:
-    """A charging_end envelope (EVENTS.md) of port 2."""
+    """A charging_end envelope (docs/events.md) of port 2."""
     return {
         **envelope(9, device_id, "charging_end"),
         "port_number": 2,

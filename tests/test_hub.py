@@ -104,7 +104,7 @@ def appender(items: list[str]) -> Callable[[str], None]:
 
 @pytest.fixture
 def command_timing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No spacing between commands, and a reply wait of 0.5 s (PROTOCOL.md 2: 15 s).
+    """No spacing between commands, and a reply wait of 0.5 s (docs/protocol.md 2: 15 s).
 
     Overrides the conftest's 2 s: the timeout tests wait for two of them.
     """

@@ -82,7 +82,7 @@ async def test_sensors_disabled_by_default(
     ("code", "state"),
     [
         *((int(status), name) for status, name in PORT_STATUS_STATES.items()),
-        (0x0C, "unknown"),  # not assigned by the station's table (PROTOCOL.md 7.1)
+        (0x0C, "unknown"),  # not assigned by the station's table (docs/protocol.md 7.1)
         (0x1C, "unknown"),
     ],
 )

@@ -71,7 +71,7 @@ from .const import (
     PORT_ENTITY_LEVELS,
 )
 
-# Card ids and station ids are both shown as 8 hex digits (PROTOCOL.md 2 and 3, 0x02).
+# Card ids and station ids are both shown as 8 hex digits (docs/protocol.md 2 and 3, 0x02).
 _HEX_ID = re.compile(r"^(?:0[xX])?([0-9A-Fa-f]{8})$")
 
 _PORT_SELECTOR = probatio.All(

@@ -12,8 +12,8 @@ MANUFACTURER: Final = "AP3000"
 DEFAULT_HOST: Final = "0.0.0.0"
 DEFAULT_PORT: Final = 7054
 
-# Options (entry.options). Heartbeats come every 3 min by default (PROTOCOL.md 3, 0x21); a
-# station is offline after more than two missed periods (PROTOCOL.md 6).
+# Options (entry.options). Heartbeats come every 3 min by default (docs/protocol.md 3, 0x21); a
+# station is offline after more than two missed periods (docs/protocol.md 6).
 CONF_HEARTBEAT_TIMEOUT: Final = "heartbeat_timeout"
 DEFAULT_HEARTBEAT_TIMEOUT: Final = 420
 
@@ -24,7 +24,7 @@ DEFAULT_CHARGE_MINUTES: Final = 240
 CONF_CHARGE_ENERGY: Final = "charge_energy_kwh"
 DEFAULT_CHARGE_ENERGY: Final = 1.0
 
-# Tariff in CNY per kWh; fees in the events are fen (EVENTS.md).
+# Tariff in CNY per kWh; fees in the events are fen (docs/events.md).
 CONF_ELECTRICITY_PRICE: Final = "electricity_price"
 DEFAULT_ELECTRICITY_PRICE: Final = 0.0
 CONF_SERVICE_PRICE: Final = "service_price"
@@ -38,7 +38,7 @@ DEFAULT_CARD_POLICY: Final = CARD_POLICY_ACCEPT_ALL
 CONF_CARD_ALLOW_LIST: Final = "card_allow_list"
 
 # How long the webhook outbox keeps retrying an undelivered event before it becomes a dead
-# letter (EVENTS.md: beyond the documented three retries, never dropped silently).
+# letter (docs/events.md: beyond the documented three retries, never dropped silently).
 CONF_FORWARD_RETENTION_DAYS: Final = "forward_retention_days"
 DEFAULT_FORWARD_RETENTION_DAYS: Final = 7
 MAX_FORWARD_RETENTION_DAYS: Final = 90
@@ -143,7 +143,7 @@ PORT_ENTITY_LEVELS: Final = (
 # a healthy station would flap offline, above an hour a dead one would linger as online.
 MIN_HEARTBEAT_TIMEOUT: Final = 60
 MAX_HEARTBEAT_TIMEOUT: Final = 3600
-# 0x82 value is a u16 of seconds (PROTOCOL.md 4), so a timed start is at most 1092 min.
+# 0x82 value is a u16 of seconds (docs/protocol.md 4), so a timed start is at most 1092 min.
 MAX_CHARGE_MINUTES: Final = 1092
 # 0x82 value is a u16 of 0.01 kWh in energy mode: at most 655.35 kWh.
 MAX_CHARGE_ENERGY_KWH: Final = 655.35
@@ -171,7 +171,7 @@ ATTR_OVERLOAD_POWER: Final = "overload_power"
 ATTR_OVER_VOLTAGE: Final = "over_voltage"
 ATTR_UNDER_VOLTAGE: Final = "under_voltage"
 
-# 0x8A modify-charging modes (PROTOCOL.md 4): the action's names for the wire values.
+# 0x8A modify-charging modes (docs/protocol.md 4): the action's names for the wire values.
 MODIFY_MODES: Final = {"time": 0, "time_stop_full": 1, "energy_stop_full": 2}
 
 # Repair issue raised while the listener cannot bind its port (one per config entry).

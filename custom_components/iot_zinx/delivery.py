@@ -1,4 +1,6 @@
-"""One HTTP delivery attempt of a forwarded event, exactly as EVENTS.md "Webhook delivery rules".
+"""One HTTP delivery attempt of a forwarded event.
+
+It follows docs/events.md, "Webhook delivery rules", exactly.
 
 This module knows HTTP and nothing about queues: it turns an attempt into a `DeliveryResult`
 (delivered, retry later, or rejected for good) and computes the retry schedule. The outbox and
@@ -25,9 +27,9 @@ if TYPE_CHECKING:
 USER_AGENT: Final = "IoT-Zinx/1.0"
 DEFAULT_ATTEMPT_TIMEOUT: Final = 10.0
 
-# EVENTS.md: "retry ... at once after 1 s, 2 s, 4 s (the documented schedule)". After those
-# three the documentation drops the event; we keep it and back off exponentially from 8 s,
-# doubling up to a 10 min cap, until the retention runs out.
+# docs/events.md, "Webhook delivery rules": the first three retries wait 1 s, 2 s and 4 s (the
+# documented schedule). After those three the documentation drops the event; we keep it and
+# back off exponentially from 8 s, doubling up to a 10 min cap, until the retention runs out.
 DOCUMENTED_RETRY_DELAYS: Final = (1.0, 2.0, 4.0)
 BACKOFF_START: Final = 8.0
 BACKOFF_CAP: Final = 600.0
@@ -133,7 +135,7 @@ def _snippet(raw: bytes) -> str:
 
 
 def _judge_success_answer(status: int, raw: bytes | None) -> DeliveryResult:
-    """A 2xx counts only with a JSON body whose `code` is 200 (EVENTS.md)."""
+    """A 2xx counts only with a JSON body whose `code` is 200 (docs/events.md)."""
     if raw is None:
         return DeliveryResult(Outcome.RETRY, status, f"HTTP {status} with an oversized answer")
     try:

@@ -1,4 +1,4 @@
-"""Device triggers: every event type of a station (EVENTS.md), optionally of one port.
+"""Device triggers: every event type of a station (docs/events.md), optionally of one port.
 
 A trigger is an event trigger on ``iot_zinx_event`` matching the station's 8-hex-digit id
 (the device's identifier in the registry), the event type and, when given, the 1-based
@@ -32,7 +32,7 @@ from .events import PORT_EVENT_TYPES, EventType
 from .forwarding_entities import forwarding_endpoint_key
 
 CONF_PORT: Final = "port"
-# PROTOCOL.md section 2: ports 0x00-0x0F on the wire, so 1..16.
+# docs/protocol.md section 2: ports 0x00-0x0F on the wire, so 1..16.
 MAX_PORT: Final = 16
 
 TRIGGER_TYPES: Final = [str(event_type) for event_type in EventType]

@@ -52,7 +52,7 @@ def is_charging_station(station: StationState) -> bool:
     """A charging station proper, not a host gateway (kind 09/0A).
 
     Hosts relay sub-stations: they send no 0x21 heartbeat of their own, so no mains voltage
-    or temperature, and take host commands (0x31) instead of 0x81/0x87 (PROTOCOL.md 3, 4).
+    or temperature, and take host commands (0x31) instead of 0x81/0x87 (docs/protocol.md 3, 4).
     """
     return not station.is_host
 

@@ -1,9 +1,9 @@
-"""The event envelopes of EVENTS.md, built from protocol messages and station state.
+"""The event envelopes of docs/events.md, built from protocol messages and station state.
 
 Pure functions: every builder takes what it describes (a decoded message, the station's
 link, an order, the tariff) and returns the whole envelope, ready for the event bus
 (``iot_zinx_event``) and for the webhooks. The ``data`` keys are the documented ones
-(``../shared/EVENTS.md``); their names and value types are binding, so a platform written
+(``docs/events.md``); their names and value types are binding, so a platform written
 for the IoT-Zinx gateway keeps working:
 
 * power and voltage rounded to 1 decimal, current to 3, energy to 2; money in whole fen;
@@ -47,13 +47,13 @@ if TYPE_CHECKING:
 
 type Envelope = dict[str, Any]
 
-# PROTOCOL.md 3 (0x21): stations heartbeat every 3 minutes unless 0x83 changes it; that is
+# docs/protocol.md 3 (0x21): stations heartbeat every 3 minutes unless 0x83 changes it; that is
 # what the gateway expects, whatever timeout it allows before calling a station offline.
 HEARTBEAT_PERIOD_S: Final = 180
-# device_online.device_type (EVENTS.md): 1 a charging station, 2 anything else.
+# device_online.device_type (docs/events.md): 1 a charging station, 2 anything else.
 DEVICE_TYPE_STATION: Final = 1
 DEVICE_TYPE_OTHER: Final = 2
-# 0x02 card swipe: port 0xFF asks for the balance only (PROTOCOL.md 3).
+# 0x02 card swipe: port 0xFF asks for the balance only (docs/protocol.md 3).
 PORT_ANY: Final = 0xFF
 SETTLEMENT_TYPE_NORMAL: Final = "normal"
 _TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
@@ -74,7 +74,7 @@ class EventType(StrEnum):
     POWER_HEARTBEAT = "power_heartbeat"
     CHARGING_POWER = "charging_power"
     SETTLEMENT = "settlement"
-    # Extensions (EVENTS.md): platforms that do not know them ignore them.
+    # Extensions (docs/events.md): platforms that do not know them ignore them.
     CARD_SWIPE = "card_swipe"
     DEVICE_ALARM = "device_alarm"
     HOST_HEARTBEAT = "host_heartbeat"
@@ -104,7 +104,7 @@ def envelope(
     port_number: int | None = None,
     timestamp: float | None = None,
 ) -> Envelope:
-    """The EVENTS.md envelope: a fresh UUID4 ``event_id``, ``timestamp`` in Unix seconds."""
+    """The docs/events.md envelope: a fresh UUID4 ``event_id``, ``timestamp`` in Unix seconds."""
     event: Envelope = {
         "event_id": new_event_id(),
         "event_type": str(event_type),
@@ -140,8 +140,8 @@ def _round(value: float | None, digits: int) -> float | None:
 def order_number_of(order_no: bytes) -> str:
     """The text of an order number: its text when printable ASCII padded with NULs, else hex.
 
-    PROTOCOL.md 5: "as text when all bytes are printable". An order number typed by a user
-    goes on the wire NUL-padded to 16 bytes and reads back as typed; station-built and
+    docs/protocol.md 5: shown as text when every byte is printable. An order number typed by
+    a user goes on the wire NUL-padded to 16 bytes and reads back as typed; station-built and
     random ones are 32 upper-case hex digits.
     """
     text = order_no.rstrip(b"\0")
@@ -419,7 +419,7 @@ def order_times(
 
     With the order known, it started when the station accepted it and ended ``duration``
     later; this stays right when a stored settlement arrives long after the fact (after a
-    power cut, PROTOCOL.md 3, 0x03). Without it (a station-started order never seen), it
+    power cut, docs/protocol.md 3, 0x03). Without it (a station-started order never seen), it
     ended when the settlement arrived.
     """
     if order is not None:
@@ -437,7 +437,7 @@ def charging_end(
     """An order finished, from its 0x03 settlement (so ``settlement_triggered`` is true).
 
     ``stop_reason`` is the station's own code and description: code 1 is 充满自停 in the
-    station's table, not the 手动停止 of the gateway documentation's example (EVENTS.md).
+    station's table, not the 手动停止 of the gateway documentation's example (docs/events.md).
     """
     now = _now(timestamp)
     start, end = order_times(settlement, order, now)
@@ -466,7 +466,7 @@ def _order_number(settlement: Settlement, order: Order | None) -> str:
 
 
 def settlement_id(device_id: str, settlement: Settlement) -> str:
-    """A stable id for one settlement: the same for every resend of it (PROTOCOL.md 3).
+    """A stable id for one settlement: the same for every resend of it (docs/protocol.md 3).
 
     Built from the fields that identify the settlement, not from its message id (a station
     that lost power resends with a new one) nor the station's debug timestamp.

@@ -1,7 +1,7 @@
 """Webhook forwarding that never loses an event: the `iot_zinx.forward_event` action.
 
 The action puts the event in the durable outbox (`outbox.py`) and returns once it is on disk;
-workers deliver it (`delivery.py`) per EVENTS.md "Webhook delivery rules":
+workers deliver it (`delivery.py`) per docs/events.md "Webhook delivery rules":
 
 * one queue ("lane") per (endpoint, station): an event is sent only after the earlier events
   of the same station to the same endpoint are delivered or dead-lettered; stations and
@@ -112,7 +112,7 @@ def signal_endpoint_update(endpoint_key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ForwardingSettings:
-    """Tunables; the defaults follow EVENTS.md and the issue."""
+    """Tunables; the defaults follow docs/events.md and the issue."""
 
     retention: timedelta = DEFAULT_RETENTION
     attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT

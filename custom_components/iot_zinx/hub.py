@@ -3,7 +3,7 @@
 ``IotZinxHub`` is the server's ``ServerObserver``. It keeps the state of every station and
 port (``models.py``), the device registry, the orders and the lifetime energy (persisted
 by ``store.py`` so that a settlement arriving after a restart is still attributed to its
-order), fires the EVENTS.md envelopes (``events.py``) on the bus as ``iot_zinx_event``,
+order), fires the docs/events.md envelopes (``events.py``) on the bus as ``iot_zinx_event``,
 and tells the entities through dispatcher signals. Commands from the entities and actions
 come back through ``async_start_charging`` and its siblings.
 """
@@ -105,19 +105,19 @@ __all__ = [
 
 _LOGGER = logging.getLogger(__name__)
 
-# PROTOCOL.md 2; module constants so that tests can shorten them.
+# docs/protocol.md 2; module constants so that tests can shorten them.
 REPLY_TIMEOUT: Final = 15.0
 COMMAND_SPACING: Final = 0.5
 
 _CMD_CHARGE_CONTROL: Final = ChargeControl.COMMAND
 _ACTION_STOP: Final = 0
 _ACTION_START: Final = 1
-# 0x02: port 0xFF asks for the balance only (PROTOCOL.md 3).
+# 0x02: port 0xFF asks for the balance only (docs/protocol.md 3).
 _PORT_ANY: Final = 0xFF
 _NO_ORDER: Final = bytes(ORDER_NO_SIZE)
-# 0x06 status values that are port statuses; the rest is noise to ignore (PROTOCOL.md 3).
+# 0x06 status values that are port statuses; the rest is noise to ignore (docs/protocol.md 3).
 _POWER_STATUSES: Final = frozenset(int(status) for status in codes.PowerStatus)
-# Result codes of 0x8A modify-charging and 0x85 limits (PROTOCOL.md 4), for error messages.
+# Result codes of 0x8A modify-charging and 0x85 limits (docs/protocol.md 4), for error messages.
 _MODIFY_RESULTS: Final = {
     1: "port not charging",
     2: "below what already ran",
@@ -178,7 +178,7 @@ class IotZinxHub:
         # While start commands to a station wait for their reply, its events wait too
         # (device_id -> events, and how many starts are out), so that charging_start (or
         # charging_failed) comes before the heartbeat a station sends right after accepting
-        # (EVENTS.md, the session example). The state itself is updated at once.
+        # (docs/events.md, the session example). The state itself is updated at once.
         self._held: dict[str, list[events.Envelope]] = {}
         self._starting: dict[str, int] = {}
         # Message id of the last 0x82 sent to each physical id (the events name it).
@@ -359,7 +359,7 @@ class IotZinxHub:
         )
         self._fire(events.card_swipe(link.device_id, swipe, reply, timestamp=link.last_seen))
         if accepted and swipe.port != _PORT_ANY:
-            # PROTOCOL.md 3, 0x02: after a positive reply the server starts with 0x82. Not
+            # docs/protocol.md 3, 0x02: after a positive reply the server starts with 0x82. Not
             # eagerly: the reply must reach the station before the start command.
             self.entry.async_create_background_task(
                 self.hass,
@@ -629,7 +629,7 @@ class IotZinxHub:
         port.lifetime_confirmed = True
 
     def _find_host(self, station: StationState) -> None:
-        """A sub-station shares its host gateway's connection (PROTOCOL.md 1)."""
+        """A sub-station shares its host gateway's connection (docs/protocol.md 1)."""
         if station.is_host or station.conn_id is None:
             return
         # By connection, not by a walk over every station: a connect storm of 3,000
@@ -710,7 +710,7 @@ class IotZinxHub:
         self, direction: str, link: StationLink | None, frame: Frame, _addr: str
     ) -> None:
         # The server does not hand back the message id of a command it sent, and the
-        # charging events name it (EVENTS.md): remember it as it goes out.
+        # charging events name it (docs/events.md): remember it as it goes out.
         if direction == "out" and frame.command == _CMD_CHARGE_CONTROL:
             self._charge_message_ids[frame.physical_id] = frame.message_id
 
@@ -745,7 +745,7 @@ class IotZinxHub:
                 raise ValueError("time mode needs minutes")
             rate_mode, value = codes.RateMode.TIME, minutes * 60
         else:
-            # Time mode with value 0 charges until full (PROTOCOL.md 4, 0x82).
+            # Time mode with value 0 charges until full (docs/protocol.md 4, 0x82).
             rate_mode, value = codes.RateMode.TIME, 0
         if order_number is None:
             order_no = uuid.uuid4().bytes
@@ -856,7 +856,7 @@ class IotZinxHub:
                 port=port - 1,
                 action=_ACTION_STOP,
                 value=0,
-                # PROTOCOL.md 4: a stop without the running order's number is ignored.
+                # docs/protocol.md 4: a stop without the running order's number is ignored.
                 order_no=order.order_no,
                 max_duration_s=0,
                 max_power_w=0.0,
@@ -883,7 +883,8 @@ class IotZinxHub:
     async def async_reboot(self, device_id: str) -> None:
         """Reboot a station (0x87) or a host gateway (0x31).
 
-        The reply "may never arrive" (PROTOCOL.md 4), so none is awaited.
+        The station may restart before it replies (docs/protocol.md 4, 0x87), so no reply is
+        awaited.
         """
         station = self.stations.get(device_id)
         command = HostReboot() if station is not None and station.is_host else Reboot()

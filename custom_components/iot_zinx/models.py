@@ -2,7 +2,7 @@
 
 Plain mutable dataclasses: the hub (``hub.py``) is their only writer and sends a dispatcher
 signal after each change; entities only read them. Ports are numbered from 1 here (the wire
-numbers them from 0, PROTOCOL.md section 2).
+numbers them from 0, docs/protocol.md section 2).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from enum import StrEnum
 from .protocol import codes
 from .protocol.frame import device_kind, qr_number
 
-# PROTOCOL.md section 2: the top byte of the physical id names the kind of device; 09 and 0A
+# docs/protocol.md section 2: the top byte of the physical id names the kind of device; 09 and 0A
 # are host gateways that relay sub-stations.
 HOST_KINDS = frozenset({codes.DeviceKind.HOST, codes.DeviceKind.LEAKAGE_HOST})
 
@@ -63,7 +63,7 @@ class PortState:
 
     @property
     def is_charging(self) -> bool:
-        """Charging or float charging (PROTOCOL.md 7.1)."""
+        """Charging or float charging (docs/protocol.md 7.1)."""
         return self.status is not None and codes.is_charging_status(self.status)
 
     @property
@@ -92,7 +92,7 @@ class StationState:
     port_count: int = 0
     ports: dict[int, PortState] = field(default_factory=dict)  # key: 1-based port number
     firmware: int | None = None  # 126 = V1.26
-    device_type: int | None = None  # the 0x20 / 0x01 type byte (PROTOCOL.md 7.6)
+    device_type: int | None = None  # the 0x20 / 0x01 type byte (docs/protocol.md 7.6)
     work_mode: int | None = None
     voltage_v: float | None = None
     temperature_c: int | None = None

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 # Push only: nothing is fetched, so nothing needs to be throttled.
 PARALLEL_UPDATES = 0
 
-# PROTOCOL.md 7.1 -> the translated enum states. Codes the table does not list read
+# docs/protocol.md 7.1 -> the translated enum states. Codes the table does not list read
 # "unknown" rather than failing, as stations invent codes faster than documents list them.
 PORT_STATUS_STATES: dict[int, str] = {
     PortStatus.IDLE: "idle",

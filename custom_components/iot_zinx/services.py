@@ -49,10 +49,10 @@ from .protocol.frame import format_physical_id, parse_physical_id
 if TYPE_CHECKING:
     from .hub import ChargeOutcome, IotZinxHub
 
-# Wire limits (PROTOCOL.md 4): 0x85 voltages and 0x82/0x85 powers are u16 in 0.1 units.
+# Wire limits (docs/protocol.md 4): 0x85 voltages and 0x82/0x85 powers are u16 in 0.1 units.
 _MAX_DECI_U16 = 6553.5
 MODIFY_MODE_ENERGY = "energy_stop_full"
-# Stations have at most 16 ports (PROTOCOL.md 2: wire ports 0x00-0x0F).
+# Stations have at most 16 ports (docs/protocol.md 2: wire ports 0x00-0x0F).
 _MAX_PORT = 16
 
 
@@ -221,7 +221,7 @@ async def _async_modify_charging(call: ServiceCall) -> None:
     _check_port(hub, device_id, port)
     mode = MODIFY_MODES[call.data[ATTR_MODE]]
     value: float = call.data[ATTR_VALUE]
-    # PROTOCOL.md 4, 0x8A: value in seconds for the time modes, 0.01 kWh for energy.
+    # docs/protocol.md 4, 0x8A: value in seconds for the time modes, 0.01 kWh for energy.
     if call.data[ATTR_MODE] == MODIFY_MODE_ENERGY:
         wire_value = round(value * 100)
     else:

@@ -1,7 +1,7 @@
 """What the hub keeps across restarts: the order book and the stations it knows.
 
 A station stores a settlement until the gateway acknowledges it and sends it again after a
-power cut (PROTOCOL.md 3, 0x03), so a settlement can arrive after Home Assistant restarted.
+power cut (docs/protocol.md 3, 0x03), so a settlement can arrive after Home Assistant restarted.
 To still attribute it to its order (the start time of ``charging_end``), to count its energy
 once, and to recognise a resend, the open orders, the settled energy per port and the ids
 already processed are saved with a ``Store`` (``iot_zinx.<entry_id>``), together with the

@@ -54,7 +54,7 @@ async def async_setup_entry(
 
 
 class IotZinxChargingSwitch(IotZinxPortEntity, SwitchEntity):
-    """On while the port charges (status charging or float charging, PROTOCOL.md 7.1).
+    """On while the port charges (status charging or float charging, docs/protocol.md 7.1).
 
     Turning it on starts an order with the charge mode of the options; turning it off
     stops the running order. The state follows what the station reports, not the command.

@@ -1,4 +1,4 @@
-"""Tests of the code tables (PROTOCOL.md section 7)."""
+"""Tests of the code tables (docs/protocol.md section 7)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from custom_components.iot_zinx.protocol.codes import (
     lookup,
 )
 
-# The Chinese wording, copied from PROTOCOL.md section 7 (7.1 to 7.3) and from the vendor's
-# documents it summarises (the other tables).
+# The Chinese wording, as docs/protocol.md gives it (section 7 and the fields that carry the
+# other codes), copied from the vendor's documents.
 ZH: dict[type[CodeEnum], dict[int, str]] = {
     PortStatus: {
         0x00: "空闲",
@@ -266,7 +266,7 @@ def test_status_predicates_over_every_byte() -> None:
         (0x0B, 0x04, "old wireless high-power"),
         (0x70, 0x05, "oldest 10/16-port"),
         (0x71, 0x06, "oldest 10/16-port"),
-        # Old firmware reuses 1/2/3 (and 04) by kind byte (PROTOCOL.md 7.6).
+        # Old firmware reuses 1/2/3 (and 04) by kind byte (docs/protocol.md 7.6).
         (0x01, 0x04, "old RS-485"),
         (0x03, 0x03, "old RS-485"),
         (0x01, None, "old RS-485 or 10/16-port"),

@@ -1,4 +1,4 @@
-"""Tests of the DNY frame layer (PROTOCOL.md section 2)."""
+"""Tests of the DNY frame layer (docs/protocol.md section 2)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from custom_components.iot_zinx.protocol.frame import (
 )
 from tests.protocol.vectors import FIXTURE, SHARED, VECTORS
 
-# PROTOCOL.md section 2: the register reply of the example.
+# docs/protocol.md section 2: the register reply of the example.
 REGISTER_REPLY = bytes.fromhex("44 4E 59 0A 00 3B 37 AB 04 B9 00 20 00 EF 02")
 
 frames = st.builds(
@@ -171,7 +171,7 @@ def test_decode_frame_errors(raw: bytes, message: str) -> None:
 
 
 def test_physical_id_of_wire_bytes() -> None:
-    # EVENTS.md: wire bytes CD 28 A2 04 give "04A228CD".
+    # docs/events.md: wire bytes CD 28 A2 04 give "04A228CD".
     physical_id = int.from_bytes(bytes.fromhex("CD 28 A2 04"), "little")
     assert physical_id == 0x04A228CD
     assert format_physical_id(physical_id) == "04A228CD"
@@ -186,7 +186,7 @@ def test_format_physical_id_pads_to_eight_digits() -> None:
 
 
 def test_qr_number_and_kind() -> None:
-    # PROTOCOL.md section 2: 0xAB373B = 11220795, kind 04 (dual socket).
+    # docs/protocol.md section 2: 0xAB373B = 11220795, kind 04 (dual socket).
     assert qr_number(0x04AB373B) == 11220795
     assert device_kind(0x04AB373B) == 0x04
     assert device_kind(0x09D62684) == 0x09

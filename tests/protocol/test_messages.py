@@ -1,4 +1,4 @@
-"""Tests of the typed DNY messages (PROTOCOL.md sections 3 and 4)."""
+"""Tests of the typed DNY messages (docs/protocol.md sections 3 and 4)."""
 
 from __future__ import annotations
 

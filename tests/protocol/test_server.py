@@ -212,7 +212,7 @@ async def test_legacy_heartbeat_answered_only_until_a_0x21(start_server: Any, pe
     assert await peer.raw() == LEGACY_DOWN
     peer.send(HEARTBEAT_UP)
     assert await peer.raw() == HEARTBEAT_DOWN
-    # PROTOCOL.md 3: answer only one kind; this station speaks 0x21, so 0x01 goes unanswered.
+    # docs/protocol.md 3: answer only one kind; this station speaks 0x21, so 0x01 goes unanswered.
     peer.send(LEGACY_UP)
     await peer.nothing(0.1)
     assert [type(m) for m in recorder.messages()] == [LegacyHeartbeat, Heartbeat, LegacyHeartbeat]
@@ -260,7 +260,7 @@ async def test_card_swipe_observer_failure_refuses_the_card(
     server, _ = await start_server(Recorder(failing={"card"}))
     peer = await peers(server.port)
     peer.send(CARD_UP)
-    # Account status 1, "card not registered" (PROTOCOL.md 7.4); the port echoed.
+    # Account status 1, "card not registered" (docs/protocol.md 7.4); the port echoed.
     reply = Frame(STATION, 1, 0x02, CardReply(0x7A8D05DD, 1, 0, 0, 1).encode())
     assert await peer.frame() == reply
     assert server.stats.card_errors == 1

@@ -335,7 +335,7 @@ async def test_offline_card_start(
     (st,) = await online(simulator, station(plugged=[1]))
     order_no = st.start_offline_charge(1, card_id=0x1234, seconds=120)
     assert len(order_no) == 16
-    assert order_no[-1] == 31  # port + 30 (PROTOCOL.md 5)
+    assert order_no[-1] == 31  # port + 30 (docs/protocol.md 5)
     await st.wait_for(lambda: st.settlements_acknowledged == 1, 3)
     (settlement,) = messages_of(recorder, Settlement)
     assert (settlement.start_mode, settlement.card_id, settlement.port) == (0, 0x1234, 1)
@@ -510,7 +510,7 @@ async def test_start_sequence_repeats_until_answered(
     await st.connect("127.0.0.1", await fake.start())
     peer = await fake.peer()
     frames = [await peer.frame() for _ in range(6)]
-    # PROTOCOL.md 1 and 3: ICCID first, then register, time, heartbeat; unanswered register
+    # docs/protocol.md 1 and 3: ICCID first, then register, time, heartbeat; unanswered register
     # and time request go again one heartbeat period later, each with a new message id.
     assert isinstance(peer.items[0], Iccid)
     assert peer.items[0].value == st.iccid

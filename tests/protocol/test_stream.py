@@ -1,4 +1,4 @@
-"""Tests of the stream splitter (PROTOCOL.md section 1 and 2)."""
+"""Tests of the stream splitter (docs/protocol.md section 1 and 2)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from custom_components.iot_zinx.protocol.stream import (
     StreamSplitter,
 )
 
-ICCID = b"89860413161892009275"  # PROTOCOL.md section 1
+ICCID = b"89860413161892009275"  # docs/protocol.md section 1
 REGISTER = Frame(0x04AB373B, 0x00B9, 0x20, bytes.fromhex("7E 00 02 14 21 00 00 00 E4 00"))
 HEARTBEAT = Frame(0x04AB373B, 0x0001, 0x21, bytes.fromhex("98 08 02 00 00 09 05"))
 TIME_REQUEST = Frame(0x09D62684, 0x0005, 0x12)

@@ -55,7 +55,7 @@ HEX_BYTES = {"order_no", "user_key", "new_card_key"}
 # Optional temperatures are kept as wire bytes (see messages.py); the vector gives °C, and a
 # key that is present means the byte is present (null = no sensor).
 RAW_TEMPERATURES = {"ambient_temp_c": "ambient_temp_raw", "port_temp_c": "port_temp_raw"}
-# Decimal places of each scaled unit (PROTOCOL.md section 2 and EVENTS.md).
+# Decimal places of each scaled unit (docs/protocol.md section 2 and docs/events.md).
 PRECISION = {"_v": 1, "_w": 1, "_kwh": 2, "_a": 3}
 # The register example carries two bytes beyond the documented layout (firmware .. power
 # board version is 8 bytes, the example has 10); they are kept as trailing.

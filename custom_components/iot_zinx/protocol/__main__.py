@@ -3,7 +3,7 @@
     python -m custom_components.iot_zinx.protocol --listen 0.0.0.0:7054
 
 For installers checking that stations reach the server before setting up Home Assistant.
-It answers exactly as the integration does (PROTOCOL.md 6) and accepts every card
+It answers exactly as the integration does (docs/protocol.md 6) and accepts every card
 (account status 0). Each frame in and out becomes a line with its decoded fields; so do
 stations going online or offline and connections opening or closing. The first line
 announces the bound port (useful with port 0). Ctrl-C or SIGTERM stops it cleanly.
@@ -28,7 +28,7 @@ from .link import OfflineReason, ServerConfig, StationLink
 from .messages import CardReply, CardSwipe, Settlement, UpstreamMessage
 from .server import DnyServer
 
-# CardAccountStatus 0 "normal" (PROTOCOL.md 7.4), rate mode 0 "time".
+# CardAccountStatus 0 "normal" (docs/protocol.md 7.4), rate mode 0 "time".
 _CARD_ACCEPTED = 0
 
 

@@ -1,10 +1,10 @@
 """Code tables of the DNY protocol, with the vendor's Chinese wording and an English label.
 
-PROTOCOL.md section 7. Each member carries ``.zh``, the vendor's wording (the events send it
-verbatim, EVENTS.md), and ``.label``, an English description for logs and the UI. Where
-PROTOCOL.md gives the Chinese text (7.1, 7.2, 7.3) it is copied exactly; the other tables take
-it from the vendor's protocol documents that PROTOCOL.md summarises (device-server v8.6,
-host-server v2.9).
+docs/protocol.md section 7. Each member carries ``.zh``, the vendor's wording (the events send
+it verbatim, docs/events.md), and ``.label``, an English description for logs and the UI. The
+Chinese text is copied exactly: for 7.1, 7.2 and 7.3 from the station document's tables, for
+the others from the vendor's protocol documents (device-server v8.6, host-server v2.9);
+docs/protocol.md reproduces all of it.
 
 Stations invent codes faster than documents list them, so an unknown code is never an error:
 ``describe`` and ``describe_label`` render it as ``未知(0x1C)`` / ``unknown (0x1C)``.
@@ -32,7 +32,7 @@ class CodeEnum(IntEnum):
 
 
 class PortStatus(CodeEnum):
-    """Port status of the 0x21 and 0x01 heartbeats (PROTOCOL.md 7.1).
+    """Port status of the 0x21 and 0x01 heartbeats (docs/protocol.md 7.1).
 
     0x0C is not assigned by the station's table; the gateway's third-party documentation
     numbers 0x0C-0x0F differently, and the station's table is authoritative.
@@ -65,7 +65,7 @@ class PortStatus(CodeEnum):
 
 
 class ChargeResult(CodeEnum):
-    """Result code of the station's reply to 0x82 start/stop charging (PROTOCOL.md 7.2)."""
+    """Result code of the station's reply to 0x82 start/stop charging (docs/protocol.md 7.2)."""
 
     DONE = 0x00, "done", "执行成功"
     NO_CHARGER = 0x01, "no charger plugged in", "端口未插充电器"
@@ -89,10 +89,10 @@ class ChargeResult(CodeEnum):
 
 
 class StopReason(CodeEnum):
-    """Why an order stopped, from the 0x03 settlement (PROTOCOL.md 7.3).
+    """Why an order stopped, from the 0x03 settlement (docs/protocol.md 7.3).
 
     Code 1 is "充满自停" (the station's own table), not the "手动停止" of the gateway
-    documentation's example (EVENTS.md, stop_reason note).
+    documentation's example (docs/events.md, stop_reason note).
     """
 
     FULL = 0x01, "full, stopped by itself", "充满自停"
@@ -138,7 +138,7 @@ class StopReason(CodeEnum):
 
 
 class CardAccountStatus(CodeEnum):
-    """Account status the server answers to a 0x02 card swipe (PROTOCOL.md 7.4).
+    """Account status the server answers to a 0x02 card swipe (docs/protocol.md 7.4).
 
     The station plays a voice prompt for each; the Chinese text is the v8.6 document's.
     """
@@ -177,7 +177,7 @@ class CardAccountStatus(CodeEnum):
 
 
 class AlarmType(CodeEnum):
-    """Alarm type of the 0x42 alarm push (PROTOCOL.md 7.5; Chinese text from v8.6)."""
+    """Alarm type of the 0x42 alarm push (docs/protocol.md 7.5; Chinese text from v8.6)."""
 
     POWER_CUT = 0x01, "power cut", "断电"
     WATER = 0x02, "water", "水浸"
@@ -189,7 +189,7 @@ class AlarmType(CodeEnum):
 
 
 class DeviceKind(CodeEnum):
-    """The top byte of the physical id (PROTOCOL.md section 2, "Physical id")."""
+    """The top byte of the physical id (docs/protocol.md section 2, "Physical id")."""
 
     SINGLE_SOCKET = 0x03, "single socket", "单路插座"
     DUAL_SOCKET = 0x04, "dual socket", "双路插座"
@@ -201,7 +201,7 @@ class DeviceKind(CodeEnum):
 
 
 class HostType(CodeEnum):
-    """``host_type`` of the 0x11 host heartbeat (PROTOCOL.md 7.6; Chinese from host v2.9)."""
+    """``host_type`` of the 0x11 host heartbeat (docs/protocol.md 7.6; Chinese from host v2.9)."""
 
     OLD_RS485 = 0x01, "old RS-485", "旧款485"
     OLD_LORA = 0x02, "old LoRa", "旧款lora"
@@ -213,7 +213,7 @@ class HostType(CodeEnum):
 
 
 class ModuleType(CodeEnum):
-    """Communication module of a host, 0x11 ``module_type`` (PROTOCOL.md 7.6; host v2.9)."""
+    """Communication module of a host, 0x11 ``module_type`` (docs/protocol.md 7.6; host v2.9)."""
 
     WIFI = 0x01, "Wi-Fi", "WIFI(B2)"
     GSM_GM3 = 0x02, "2G GM3", "2G（GM3）"
@@ -226,7 +226,7 @@ class ModuleType(CodeEnum):
 
 
 class RateMode(CodeEnum):
-    """Billing mode of the 0x02 reply and of 0x82 (PROTOCOL.md 3, 0x02; 4, 0x82)."""
+    """Billing mode of the 0x02 reply and of 0x82 (docs/protocol.md 3, 0x02; 4, 0x82)."""
 
     TIME = 0x00, "time", "计时"
     MONTHLY = 0x01, "monthly", "包月"
@@ -235,7 +235,7 @@ class RateMode(CodeEnum):
 
 
 class StartMode(CodeEnum):
-    """How an order was started, in 0x03, 0x04 and 0x06 (PROTOCOL.md section 3, 0x03)."""
+    """How an order was started, in 0x03, 0x04 and 0x06 (docs/protocol.md section 3, 0x03)."""
 
     OFFLINE_CARD = 0x00, "offline card", "离线刷卡启动充电"
     ONLINE = 0x01, "online, by the server", "在线服务器指令启动"
@@ -243,7 +243,7 @@ class StartMode(CodeEnum):
 
 
 class PowerStatus(CodeEnum):
-    """``status`` of the 0x06 port power heartbeat; other values are noise (PROTOCOL.md 3)."""
+    """``status`` of the 0x06 port power heartbeat; other values are noise (docs/protocol.md 3)."""
 
     CHARGING = 0x01, "charging", "正常充电"
     FULL = 0x03, "full", "已充满"
@@ -271,12 +271,12 @@ def describe_label(enum_cls: type[CodeEnum], code: int) -> str:
 
 
 def is_charging_status(code: int) -> bool:
-    """Port status 0x01 charging or 0x05 float charging (PROTOCOL.md 7.1)."""
+    """Port status 0x01 charging or 0x05 float charging (docs/protocol.md 7.1)."""
     return code in (PortStatus.CHARGING, PortStatus.FLOAT_CHARGING)
 
 
 def is_fault_status(code: int) -> bool:
-    """Port status 0x04 or anything from 0x06 up, unknown codes included (PROTOCOL.md 7.1)."""
+    """Port status 0x04 or anything from 0x06 up, unknown codes included (docs/protocol.md 7.1)."""
     return code == PortStatus.CANNOT_METER or code >= PortStatus.MEMORY_DAMAGED
 
 
@@ -290,7 +290,7 @@ def is_plugged_status(code: int) -> bool:
     )
 
 
-# PROTOCOL.md 7.6, the device_type byte of 0x20 and 0x01. Old models reuse 1/2/3 (and 04 on
+# docs/protocol.md 7.6, the device_type byte of 0x20 and 0x01. Old models reuse 1/2/3 (and 04 on
 # 10/16-port stations) for different hardware depending on the kind byte; see
 # ``device_type_name``.
 _DEVICE_TYPES: dict[int, str] = {
@@ -322,7 +322,7 @@ _MULTI_PORT_KINDS = (DeviceKind.PORTS_10, DeviceKind.PORTS_16)
 
 
 def device_type_name(device_type: int, kind: int | None = None) -> str | None:
-    """English name of a ``device_type`` byte (PROTOCOL.md 7.6), ``None`` when unknown.
+    """English name of a ``device_type`` byte (docs/protocol.md 7.6), ``None`` when unknown.
 
     Old firmware sends 1/2/3 on both RS-485 sockets and 10/16-port stations (the vendor's
     table: "1/2/3 or none = RS-485 or 10/16-port, by kind byte"), and 04 on old 10-port ones,
@@ -344,5 +344,5 @@ def device_model(kind: int, device_type: int | None = None) -> str:
 
 
 def firmware_text(firmware: int) -> str:
-    """Firmware number as the vendor writes it: 126 -> ``"V1.26"`` (PROTOCOL.md 3, 0x20)."""
+    """Firmware number as the vendor writes it: 126 -> ``"V1.26"`` (docs/protocol.md 3, 0x20)."""
     return f"V{firmware // 100}.{firmware % 100:02d}"

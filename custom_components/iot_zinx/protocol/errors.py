@@ -32,7 +32,7 @@ class StationOfflineError(CommandError):
 
 
 class CommandTimeoutError(CommandError):
-    """The station did not answer the command nor its one resend (PROTOCOL.md section 2)."""
+    """The station did not answer the command nor its one resend (docs/protocol.md section 2)."""
 
     def __init__(self, device_id: str, command: int, message_id: int) -> None:
         super().__init__(

@@ -1,6 +1,6 @@
 """The DNY frame: header, length, physical id, message id, command, payload, checksum.
 
-PROTOCOL.md section 2. All integers are little-endian on the wire.
+docs/protocol.md section 2. All integers are little-endian on the wire.
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ def message_to_dict(message: object) -> dict[str, JsonValue]:
 def decode_frame_message(direction: str, frame: Frame) -> object:
     """The typed message of a frame seen by the server, ``direction`` "in" or "out".
 
-    Upstream and downstream command bytes do not overlap (PROTOCOL.md 3 and 4), so the
+    Upstream and downstream command bytes do not overlap (docs/protocol.md 3 and 4), so the
     direction and the command tell which of the four decoders applies. Raises
     ``MessageError`` when a required field is missing.
     """

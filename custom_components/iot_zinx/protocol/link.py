@@ -33,9 +33,9 @@ class ServerConfig:
 
     host: str = "0.0.0.0"
     port: int = 7054
-    # More than two heartbeat periods of 3 min (PROTOCOL.md 3 and 6).
+    # More than two heartbeat periods of 3 min (docs/protocol.md 3 and 6).
     heartbeat_timeout: float = 420.0
-    # PROTOCOL.md 2: a reply within 15 s, else one resend; >= 0.5 s between two commands.
+    # docs/protocol.md 2: a reply within 15 s, else one resend; >= 0.5 s between two commands.
     reply_timeout: float = 15.0
     command_spacing: float = 0.5
     # Close a connection that sent no valid frame of an admitted station by then.
@@ -97,7 +97,7 @@ class ServerObserver(Protocol):
         """Record a settlement (every copy: stations resend until acknowledged).
 
         The acknowledgement goes out when this returns, and a station deletes a settlement
-        once acknowledged (PROTOCOL.md 3, 0x03): store it durably before returning, or a
+        once acknowledged (docs/protocol.md 3, 0x03): store it durably before returning, or a
         crash in between loses it for good. Raising sends no acknowledgement, so the
         station sends it again later.
         """

@@ -1,10 +1,10 @@
 """Typed DNY messages: the payload of every upstream message, downstream command and reply.
 
-PROTOCOL.md section 3 (station -> server) and section 4 (server -> station). Every message is a
+docs/protocol.md section 3 (station -> server) and section 4 (server -> station). Every message is a
 frozen, slotted dataclass with ``encode()`` (the payload only; ``frame.Frame`` wraps it) and a
 ``decode(payload)`` classmethod. The rules every class follows:
 
-* Scaled units are in the field names (PROTOCOL.md section 2): ``voltage_v`` 0.1 V, ``power_w``
+* Scaled units are in the field names (docs/protocol.md section 2): ``voltage_v`` 0.1 V, ``power_w``
   0.1 W, ``current_a`` 0.001 A, ``energy_kwh`` 0.01 kWh, ``*_s`` seconds, ``*_fen`` fen.
   Decoding divides the wire integer (``2188 / 10``, the nearest float to 218.8); encoding
   rounds back, so ``decode(encode(m)) == m`` for every decoded message.
@@ -175,7 +175,7 @@ def _opt_div(raw: int | None, divisor: int) -> float | None:
 
 
 class _Tail:
-    """Encoding of the optional trailing fields of one layout (PROTOCOL.md section 2).
+    """Encoding of the optional trailing fields of one layout (docs/protocol.md section 2).
 
     The leading fields that are set go on the wire; decoding is ``_Layout``'s. Used by
     ``_Layout.encode`` and by the hand-written encoders of 0x01 and 0x02.
@@ -532,7 +532,7 @@ _new_unknown: Callable[[int, bytes], UnknownMessage] = _fast_constructor(Unknown
 
 
 # ---------------------------------------------------------------------------------------------
-# Upstream: station / host -> server (PROTOCOL.md section 3)
+# Upstream: station / host -> server (docs/protocol.md section 3)
 
 _REGISTER = _Layout(
     _Field("firmware", "H"),
@@ -1232,7 +1232,7 @@ class PortNotice(_DeclaredMessage):
 
 
 # ---------------------------------------------------------------------------------------------
-# Server replies to upstream messages (PROTOCOL.md section 3)
+# Server replies to upstream messages (docs/protocol.md section 3)
 
 
 _RESULT_REPLY = _Layout(_Field("result", "B"), params=("command",))
@@ -1322,7 +1322,7 @@ class OrderConfirmReply(_DeclaredMessage):
 
 
 # ---------------------------------------------------------------------------------------------
-# Downstream commands: server -> station (PROTOCOL.md section 4)
+# Downstream commands: server -> station (docs/protocol.md section 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1854,7 +1854,7 @@ class UpgradeTrigger(_EmptyMessage):
 
 
 # ---------------------------------------------------------------------------------------------
-# Station replies to downstream commands (PROTOCOL.md section 4)
+# Station replies to downstream commands (docs/protocol.md section 4)
 
 
 _COMMAND_RESULT = _Layout(_Field("result", "B"), params=("command",))

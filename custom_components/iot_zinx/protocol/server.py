@@ -1,9 +1,9 @@
 """The DNY TCP server: one listener for every station and host gateway.
 
 ``DnyServer`` is the protocol package's front door. It listens, answers what a gateway
-answers by itself (PROTOCOL.md 6), tells a ``ServerObserver`` what the stations say, and
+answers by itself (docs/protocol.md 6), tells a ``ServerObserver`` what the stations say, and
 sends downstream commands with the protocol's spacing, timeout and single resend
-(PROTOCOL.md 2). The connection-level work is in ``session.py``.
+(docs/protocol.md 2). The connection-level work is in ``session.py``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Live connections and stations of one server: replies, command queues, timers.
 
 ``Connection`` is the ``asyncio.Protocol`` of one TCP connection. It splits the byte stream
-(PROTOCOL.md 1), answers what the gateway answers by itself (PROTOCOL.md 6) and hands the
+(docs/protocol.md 1), answers what the gateway answers by itself (docs/protocol.md 6) and hands the
 rest to the ``SessionRegistry``, which knows every live physical id, whichever connection it
-arrived on: a host gateway relays its sub-stations over its own socket (PROTOCOL.md 1), so
+arrived on: a host gateway relays its sub-stations over its own socket (docs/protocol.md 1), so
 one connection carries several ids and commands for a sub-station go down the host's socket.
 
 Everything here runs in the event loop thread; nothing blocks. The per-frame path is a few
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-# Upstream commands (PROTOCOL.md 3).
+# Upstream commands (docs/protocol.md 3).
 _CMD_LEGACY_HEARTBEAT: Final = 0x01
 _CMD_CARD_SWIPE: Final = 0x02
 _CMD_SETTLEMENT: Final = 0x03
@@ -82,7 +82,7 @@ class _Pending:
 class CommandChannel:
     """The command queue of one physical id; it outlives connections.
 
-    PROTOCOL.md 2: every new command gets a new message id, a resend keeps it, and two
+    docs/protocol.md 2: every new command gets a new message id, a resend keeps it, and two
     commands to one station are at least ``command_spacing`` apart. The lock is FIFO, so
     commands go out one at a time in the order they were requested.
     """
@@ -135,7 +135,7 @@ class SessionRegistry:
         self.sessions: dict[int, StationSession] = {}
         self.channels: dict[int, CommandChannel] = {}
         # Physical ids that ever sent 0x21: from then on their 0x01 is not answered
-        # (PROTOCOL.md 3, "answer only one kind").
+        # (docs/protocol.md 3, "answer only one kind").
         self.modern_heartbeat: set[int] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.closing = False
@@ -258,7 +258,7 @@ class SessionRegistry:
             return False
 
     def _check_heartbeat(self, session: StationSession) -> None:
-        """Timer: offline when no frame came within heartbeat_timeout (PROTOCOL.md 6)."""
+        """Timer: offline when no frame came within heartbeat_timeout (docs/protocol.md 6)."""
         # detach() cancels the timer, so the session is still the live one.
         session.timer = None
         loop = session.connection.loop
@@ -310,7 +310,7 @@ class SessionRegistry:
         """A frame whose command is not upstream: the reply to a downstream command.
 
         It matches the waiting command by physical id, command and message id
-        (PROTOCOL.md 2: a reply echoes both); anything else is late or unknown.
+        (docs/protocol.md 2: a reply echoes both); anything else is late or unknown.
         """
         channel = self.channels.get(frame.physical_id)
         pending = channel.pending if channel is not None else None
@@ -357,7 +357,7 @@ class SessionRegistry:
     async def request(
         self, physical_id: int, command: DownstreamCommand, *, expect_reply: bool
     ) -> StationReply | None:
-        """Send a downstream command and wait for its reply (PROTOCOL.md 2 and 4)."""
+        """Send a downstream command and wait for its reply (docs/protocol.md 2 and 4)."""
         device_id = format_physical_id(physical_id)
         if physical_id not in self.sessions:
             raise StationOfflineError(device_id)
@@ -541,7 +541,7 @@ class Connection(asyncio.Protocol):
                         item.data[:64].hex(" "),
                     )
                 registry.log_connection("garbage", self, item.data.hex(" ").upper())
-            # Link: the idle keepalive (PROTOCOL.md 1) only refreshes last_data.
+            # Link: the idle keepalive (docs/protocol.md 1) only refreshes last_data.
         stats = registry.stats
         stats.bad_frames += splitter.bad_frames - bad_before
         stats.skipped_bytes += splitter.skipped_bytes - skipped_before
@@ -609,7 +609,7 @@ class Connection(asyncio.Protocol):
     # -- incoming items ------------------------------------------------------------------
 
     def _iccid_received(self, iccid: str) -> None:
-        # PROTOCOL.md 1: sent once after connecting; every station of the connection
+        # docs/protocol.md 1: sent once after connecting; every station of the connection
         # (a host's sub-stations included) shares the SIM.
         self.iccid = iccid
         for session in self.stations.values():
@@ -646,7 +646,7 @@ class Connection(asyncio.Protocol):
             message = decode_upstream(command, frame.payload)
         except MessageError as err:
             # Counted, not logged above debug: a station repeating a short frame every few
-            # minutes would flood the log (PROTOCOL.md 2 already tolerates short payloads).
+            # minutes would flood the log (docs/protocol.md 2 already tolerates short payloads).
             registry.stats.message_errors += 1
             _LOGGER.debug(
                 "Bad 0x%02X frame from %s: %s (payload %s)",
@@ -695,7 +695,7 @@ class Connection(asyncio.Protocol):
     def _automatic_reply(
         self, frame: Frame, message: UpstreamMessage, now: int
     ) -> ResultReply | TimeReply | OrderConfirmReply | None:
-        """The gateway's own answers (PROTOCOL.md 3 and 6)."""
+        """The gateway's own answers (docs/protocol.md 3 and 6)."""
         command = frame.command
         if command == _CMD_REGISTER:
             return ResultReply(command, 0)
@@ -720,7 +720,7 @@ class Connection(asyncio.Protocol):
         frame: Frame,
         reply: ResultReply | TimeReply | OrderConfirmReply | CardReply,
     ) -> None:
-        # A reply echoes the command and the message id of what it answers (PROTOCOL.md 2).
+        # A reply echoes the command and the message id of what it answers (docs/protocol.md 2).
         out = Frame(frame.physical_id, frame.message_id, frame.command, reply.encode())
         self.send(out, session.link)
 
@@ -731,7 +731,7 @@ class Connection(asyncio.Protocol):
 
         Every copy is acknowledged (the station resends until it is, and deduplication
         belongs to whoever processes it), but only after ``settlement_received`` returned:
-        the station deletes an acknowledged settlement (PROTOCOL.md 3, 0x03).
+        the station deletes an acknowledged settlement (docs/protocol.md 3, 0x03).
         """
         registry = self._registry
         try:

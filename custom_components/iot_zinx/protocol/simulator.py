@@ -1,6 +1,6 @@
 """Simulated AP3000 stations and host gateways, for tests, demos and benchmarks.
 
-A ``SimulatedStation`` behaves like a real station on its TCP connection (PROTOCOL.md 1):
+A ``SimulatedStation`` behaves like a real station on its TCP connection (docs/protocol.md 1):
 it sends its ICCID, registers (0x20, repeated every heartbeat period until answered), asks
 for the time (0x22), sends heartbeats (0x21, or 0x01 for an old station) and ``link`` when
 idle, answers the server's commands (section 4), charges (0x06 power heartbeats along a
@@ -77,7 +77,7 @@ _LOGGER = logging.getLogger(__name__)
 
 # Simulated seconds for the power to climb from the start power to the plateau.
 RAMP_S: Final = 600.0
-# 0x85 default maximum charging time (PROTOCOL.md 4).
+# 0x85 default maximum charging time (docs/protocol.md 4).
 DEFAULT_MAX_DURATION_S: Final = 36000
 # 0x85: the most a port takes; a higher overload power is refused with result 1.
 MAX_OVERLOAD_POWER_W: Final = 2000.0
@@ -87,7 +87,7 @@ PORT_ANY: Final = 0xFF
 START_MODE_ONLINE: Final = 1
 _RATE_MODE_ENERGY: Final = 2
 _ACTION_START: Final = 1
-# Status codes (PROTOCOL.md 7.1) the simulation derives by itself.
+# Status codes (docs/protocol.md 7.1) the simulation derives by itself.
 _IDLE, _CHARGING, _PLUGGED, _FULL = 0x00, 0x01, 0x02, 0x03
 # Factory settings answered by the read-backs 0x90-0x93 until the server changes them
 # (the vendor's defaults, messages.py docstrings).
@@ -153,7 +153,7 @@ class SimulatedOrder:
         return (-p0 + math.sqrt(p0 * p0 + 4 * slope * target)) / (2 * slope)
 
     def end(self, full_energy_kwh: float) -> tuple[float, int]:
-        """When and why the order stops if nothing interrupts it (PROTOCOL.md 7.3)."""
+        """When and why the order stops if nothing interrupts it (docs/protocol.md 7.3)."""
         ends = [
             (self.time_for_energy(full_energy_kwh), StopReason.FULL.value),
             (self.max_duration_s, StopReason.MAX_DURATION.value),
@@ -188,7 +188,7 @@ class SimulatedPort:
 
     @property
     def status(self) -> int:
-        """The PROTOCOL.md 7.1 code the heartbeats report."""
+        """The docs/protocol.md 7.1 code the heartbeats report."""
         if self.forced_status is not None:
             return self.forced_status
         if self.order is not None:
@@ -240,7 +240,7 @@ class _Wire(asyncio.Protocol):
         return True
 
     async def keep_alive(self, interval: float) -> None:
-        """PROTOCOL.md 1: ``link`` after ``interval`` seconds without sending anything."""
+        """docs/protocol.md 1: ``link`` after ``interval`` seconds without sending anything."""
         while True:
             idle = self.loop.time() - self.last_sent
             if idle >= interval:
@@ -362,7 +362,7 @@ class _Endpoint:
         self._wire = wire
         self.connections += 1
         wire.keepalive = self._spawn(wire.keep_alive(self.link_interval / self.speed))
-        # PROTOCOL.md 1: the module sends the SIM's ICCID once, right after connecting.
+        # docs/protocol.md 1: the module sends the SIM's ICCID once, right after connecting.
         wire.write(self.iccid.encode("ascii"))
         self.connected.set()
         self.wire_up()
@@ -547,7 +547,7 @@ class _Endpoint:
         raise NotImplementedError
 
     def answer(self, frame: Frame, reply: StationReply) -> None:
-        """Reply to a downstream command: same command, same message id (PROTOCOL.md 2)."""
+        """Reply to a downstream command: same command, same message id (docs/protocol.md 2)."""
         self.send_frame(Frame(frame.physical_id, frame.message_id, frame.command, reply.encode()))
 
     def _result(self, frame: Frame, default: int = 0) -> None:
@@ -683,7 +683,7 @@ class SimulatedStation(_Endpoint):
     def start_offline_charge(self, port: int, *, card_id: int = 0, seconds: int = 0) -> bytes:
         """Start an order by the station itself (an offline card, start mode 0).
 
-        The order number follows PROTOCOL.md 5: ``YYMMDDhhmmss``, then card and port bytes.
+        The order number follows docs/protocol.md 5: ``YYMMDDhhmmss``, then card and port bytes.
         """
         state = self.ports[port]
         stamp = time.strftime("%y%m%d%H%M%S").encode("ascii")
@@ -754,7 +754,7 @@ class SimulatedStation(_Endpoint):
             self._awaiting.pop(key, None)
 
     async def _run_session(self) -> None:
-        # PROTOCOL.md 3: register at power-up (repeated each heartbeat period until
+        # docs/protocol.md 3: register at power-up (repeated each heartbeat period until
         # answered), ask the time, then heartbeat; stored settlements go out again.
         resender = self._spawn(self._resend_settlements())
         try:
@@ -773,7 +773,7 @@ class SimulatedStation(_Endpoint):
             resender.cancel()
 
     async def _resend_settlements(self) -> None:
-        # PROTOCOL.md 3, 0x03: resent every 30 min until acknowledged, same message id.
+        # docs/protocol.md 3, 0x03: resent every 30 min until acknowledged, same message id.
         while True:
             await asyncio.sleep(self.settlement_resend_interval / self.speed)
             for message_id, settlement in list(self.pending_settlements.items()):
@@ -785,7 +785,7 @@ class SimulatedStation(_Endpoint):
             return
         if reply.command == Register.COMMAND:
             self.registrations += 1
-        # The acknowledgement echoes the settlement's message id (PROTOCOL.md 2).
+        # The acknowledgement echoes the settlement's message id (docs/protocol.md 2).
         elif (
             reply.command == Settlement.COMMAND
             and self.pending_settlements.pop(frame.message_id, None) is not None
@@ -802,7 +802,7 @@ class SimulatedStation(_Endpoint):
     def _command(self, frame: Frame, command: DownstreamCommand) -> None:
         forced = self.forced_results.get(frame.command)
         if isinstance(command, QueryStatus):
-            # No reply: the station reports instead (PROTOCOL.md 4, 0x81).
+            # No reply: the station reports instead (docs/protocol.md 4, 0x81).
             self.send(self.register_message())
             self.send_heartbeat()
         elif isinstance(command, ChargeControl):
@@ -857,11 +857,11 @@ class SimulatedStation(_Endpoint):
                 max_power_w=command.max_power_w,
             )
         else:
-            # After a successful stop the station settles soon (PROTOCOL.md 4, 0x82).
+            # After a successful stop the station settles soon (docs/protocol.md 4, 0x82).
             self._finish(state, StopReason.SERVER.value)
 
     def _charge_result(self, command: ChargeControl, forced: int | None) -> tuple[int, int, int]:
-        """(port, result, waiting_ports) of a 0x82 (PROTOCOL.md 7.2)."""
+        """(port, result, waiting_ports) of a 0x82 (docs/protocol.md 7.2)."""
         port = command.port
         if forced is not None:
             return port, forced, 0
@@ -898,7 +898,7 @@ class SimulatedStation(_Endpoint):
                 return port, ChargeResult.NO_CHARGER, 0
             return port, ChargeResult.DONE, 0
         # A stop must carry the running order's number, else the station ignores it
-        # (PROTOCOL.md 4); the simulator answers "already in that state" then.
+        # (docs/protocol.md 4); the simulator answers "already in that state" then.
         if state.order is None or state.order.order_no != command.order_no:
             return port, ChargeResult.ALREADY_IN_STATE, 0
         return port, ChargeResult.DONE, 0
@@ -989,7 +989,7 @@ class SimulatedStation(_Endpoint):
     def _send_power(
         self, state: SimulatedPort, order: SimulatedOrder, t0: float, t1: float
     ) -> None:
-        """One 0x06 power heartbeat for the interval t0..t1 (PROTOCOL.md 3)."""
+        """One 0x06 power heartbeat for the interval t0..t1 (docs/protocol.md 3)."""
         power = order.power_w(t1)
         average = (order.energy_ws(t1) - order.energy_ws(t0)) / (t1 - t0) if t1 > t0 else power
         temperature = 0 if self.temperature_c is None else self.temperature_c + 65
@@ -1047,7 +1047,7 @@ class SimulatedHost(_Endpoint):
     """A host gateway (kind 09/0A) relaying sub-stations over its one connection.
 
     It sends the ICCID, a 0x11 host heartbeat (every ``host_heartbeat_interval``) and a 0x12
-    time request; its sub-stations then talk through it (PROTOCOL.md 1, "Host gateway").
+    time request; its sub-stations then talk through it (docs/protocol.md 1, "Host gateways").
     """
 
     def __init__(

@@ -1,6 +1,6 @@
 """Split the byte stream of one TCP connection into frames, ICCIDs, keepalives and garbage.
 
-PROTOCOL.md section 1: after connecting, a module sends its SIM's ICCID (20 ASCII digits),
+docs/protocol.md section 1: after connecting, a module sends its SIM's ICCID (20 ASCII digits),
 then DNY frames (section 2) that TCP glues together or splits anywhere, and the 4 bytes
 ``link`` after 30 s of silence. Cellular modules also leak noise (AT responses, line
 garbage), so anything else is reported as ``Garbage`` and the splitter resynchronises on the
@@ -30,7 +30,7 @@ DEFAULT_MAX_BUFFER = 4096
 # The next position where a recognisable item could start. The three alternatives cannot
 # overlap ("D" and "l" are not digits), so the leftmost match is the only candidate.
 _CANDIDATE = re.compile(rb"DNY|link|[0-9]{%d}" % ICCID_LENGTH)
-# Length u16, physical id u32, message id u16, command u8 (PROTOCOL.md section 2, 3..11).
+# Length u16, physical id u32, message id u16, command u8 (docs/protocol.md section 2, 3..11).
 _HEAD = struct.Struct("<HIHB")
 _PAYLOAD_OFFSET = 3 + _HEAD.size
 _SMALLEST_FRAME = PREFIX_SIZE + MIN_LENGTH
@@ -39,14 +39,14 @@ _ZERO, _NINE = b"09"
 
 @dataclass(frozen=True, slots=True)
 class Iccid:
-    """The SIM card's ICCID a module sends once right after connecting (PROTOCOL.md 1)."""
+    """The SIM card's ICCID a module sends once right after connecting (docs/protocol.md 1)."""
 
     value: str
 
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """The ``link`` keepalive of an idle module (PROTOCOL.md 1); it needs no reply."""
+    """The ``link`` keepalive of an idle module (docs/protocol.md 1); it needs no reply."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,7 @@ class StreamSplitter:
     def __init__(self, max_buffer: int = DEFAULT_MAX_BUFFER) -> None:
         if max_buffer < MIN_BUFFER:
             raise ValueError(f"max_buffer {max_buffer} is below the minimum of {MIN_BUFFER}")
-        # The largest length field accepted: PROTOCOL.md section 2 caps it at 256, and a
+        # The largest length field accepted: docs/protocol.md section 2 caps it at 256, and a
         # frame that could not fit in the buffer must not be waited for.
         self._max_length = min(MAX_LENGTH, max_buffer - PREFIX_SIZE)
         self._pending = b""
