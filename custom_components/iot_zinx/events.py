@@ -39,6 +39,7 @@ from .protocol.messages import (
     PowerHeartbeat,
     Register,
     Settlement,
+    order_no_text,
 )
 
 if TYPE_CHECKING:
@@ -135,19 +136,6 @@ def _now(timestamp: float | None) -> float:
 
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
-
-
-def order_number_of(order_no: bytes) -> str:
-    """The text of an order number: its text when printable ASCII padded with NULs, else hex.
-
-    docs/protocol.md 5: shown as text when every byte is printable. An order number typed by
-    a user goes on the wire NUL-padded to 16 bytes and reads back as typed; station-built and
-    random ones are 32 upper-case hex digits.
-    """
-    text = order_no.rstrip(b"\0")
-    if text and text.isascii() and text.decode("ascii").isprintable():
-        return text.decode("ascii")
-    return order_no.hex().upper()
 
 
 def command_text(command: int) -> str:
@@ -309,7 +297,7 @@ def power_heartbeat(
         "charging_status": message.status,
         "charging_status_desc": codes.describe(codes.PowerStatus, message.status),
         "command": command_text(message.COMMAND),
-        "order_id": order_number_of(message.order_no),
+        "order_id": order_no_text(message.order_no),
         "charge_duration": message.duration_s,
         "peak_power": _round(message.peak_power_w, 1),
         "port_temperature": message.port_temp_c,
@@ -462,7 +450,7 @@ def charging_end(
 
 
 def _order_number(settlement: Settlement, order: Order | None) -> str:
-    return order.order_number if order is not None else order_number_of(settlement.order_no)
+    return order.order_number if order is not None else order_no_text(settlement.order_no)
 
 
 def settlement_id(device_id: str, settlement: Settlement) -> str:

@@ -58,7 +58,6 @@ from .const import (
     signal_station_update,
 )
 from .entity import port_entity_level
-from .events import order_number_of
 from .models import ChargeMode, Order, PortState, StationState
 from .protocol import codes
 from .protocol.errors import CommandError, CommandTimeoutError, StationRefusedError
@@ -84,6 +83,8 @@ from .protocol.messages import (
     Settlement,
     SubStationVersions,
     UpstreamMessage,
+    order_no_text,
+    parse_order_no,
 )
 from .protocol.server import DnyServer, OfflineReason, ServerConfig, StationLink
 from .site_totals import SiteTotalsTracker
@@ -100,7 +101,6 @@ __all__ = [
     "IotZinxHub",
     "NoActiveOrderError",
     "async_remove_storage",  # from store.py, for __init__.async_remove_entry
-    "order_no_from_text",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -142,16 +142,6 @@ class NoActiveOrderError(CommandError):
         super().__init__(f"port {port} of station {device_id} has no running order to stop")
         self.device_id = device_id
         self.port = port
-
-
-def order_no_from_text(order_number: str) -> bytes:
-    """The 16 wire bytes of a user's order number (printable ASCII, at most 16 characters)."""
-    if not order_number or not order_number.isascii() or not order_number.isprintable():
-        raise ValueError(f"order number {order_number!r} is not printable ASCII")
-    raw = order_number.encode("ascii")
-    if len(raw) > ORDER_NO_SIZE:
-        raise ValueError(f"order number {order_number!r} is longer than {ORDER_NO_SIZE}")
-    return raw.ljust(ORDER_NO_SIZE, b"\0")
 
 
 class IotZinxHub:
@@ -465,7 +455,7 @@ class IotZinxHub:
             if order is None:
                 # Started by a card, a verification code or an earlier gateway.
                 order = Order(
-                    order_number=order_number_of(order_no),
+                    order_number=order_no_text(order_no),
                     order_no=order_no,
                     port=port.number,
                     started_at=now - message.duration_s,
@@ -509,9 +499,7 @@ class IotZinxHub:
             port.order = None
             port.session_energy_kwh = message.energy_kwh
             port.session_duration_s = message.duration_s
-            port.power_w = 0.0
-            if port.current_a is not None:
-                port.current_a = 0.0
+            port.stop_drawing()
         self._count_lifetime(station, port)
         self._store.schedule_save()
         # State first, events after (see _on_power).
@@ -603,9 +591,7 @@ class IotZinxHub:
         if not codes.is_charging_status(status) and port.power_w:
             # A port that does not charge draws nothing; its last 0x06 figures are stale.
             changed = True
-            port.power_w = 0.0
-            if port.current_a is not None:
-                port.current_a = 0.0
+            port.stop_drawing()
         if previous is not None and previous != status:
             self._fire(
                 events.port_heartbeat(
@@ -749,9 +735,9 @@ class IotZinxHub:
             rate_mode, value = codes.RateMode.TIME, 0
         if order_number is None:
             order_no = uuid.uuid4().bytes
-            order_number = order_number_of(order_no)
+            order_number = order_no_text(order_no)
         else:
-            order_no = order_no_from_text(order_number)
+            order_no = parse_order_no(order_number)
         command = ChargeControl(
             rate_mode=rate_mode,
             balance_or_expiry=0,

@@ -31,7 +31,7 @@ class ChargeMode(StrEnum):
 class Order:
     """A running order of one port, from its start until its 0x03 settlement."""
 
-    order_number: str  # the user's text, else events.order_number_of(order_no)
+    order_number: str  # the user's text, else messages.order_no_text(order_no)
     order_no: bytes  # the 16 bytes the station echoes in 0x06 and 0x03
     port: int  # 1-based
     started_at: float  # Unix seconds
@@ -60,6 +60,16 @@ class PortState:
     # unknown until the station reports again, so it never goes backwards.
     lifetime_confirmed: bool = True
     order: Order | None = None
+
+    def stop_drawing(self) -> None:
+        """The port draws nothing any more: no power, and no current where one was measured.
+
+        After an order's settlement, or when a heartbeat says the port is not charging: its
+        last 0x06 figures are stale then.
+        """
+        self.power_w = 0.0
+        if self.current_a is not None:
+            self.current_a = 0.0
 
     @property
     def is_charging(self) -> bool:

@@ -656,28 +656,36 @@ def test_missing_required_fields_name_the_message() -> None:
 
 
 def test_order_no_text() -> None:
+    """Printable ASCII reads as typed (NUL padding dropped); anything else as 32 hex digits."""
     assert m.order_no_text(ORDER) == "20190901180000130030380102030405"
     assert m.order_no_text(ORDER_2) == "12345678123456781234567812345678"
     assert m.order_no_text(b"HA20240101000001") == "HA20240101000001"
-    assert m.order_no_text(b"HA2024010100000\x00") == "48413230323430313031303030303000"
+    assert m.order_no_text(b"HA2024010100000\x00") == "HA2024010100000"
+    assert m.order_no_text(b"ORD1" + bytes(12)) == "ORD1"
+    assert m.order_no_text(b"AB\x00C" + bytes(12)) == "41420043" + "00" * 12
+    assert m.order_no_text(bytes(range(16))) == "000102030405060708090A0B0C0D0E0F"
+    assert m.order_no_text(bytes(16)) == "0" * 32
     assert m.order_no_text(b"\xff" * 16) == "F" * 32
 
 
 def test_parse_order_no() -> None:
+    """32 hex digits, or 1-16 printable ASCII characters NUL-padded to 16 bytes."""
     assert m.parse_order_no("20190901180000130030380102030405") == ORDER
     assert m.parse_order_no("ab" * 16) == b"\xab" * 16
     assert m.parse_order_no("HA20240101000001") == b"HA20240101000001"
-    for text in (ORDER, ORDER_2, b"HA20240101000001", b"\x00" * 16):
-        assert m.parse_order_no(m.order_no_text(text)) == text
+    assert m.parse_order_no("ORD1") == b"ORD1" + bytes(12)
+    for raw in (ORDER, ORDER_2, b"HA20240101000001", b"ORD1" + bytes(12), bytes(16)):
+        assert m.parse_order_no(m.order_no_text(raw)) == raw
     for bad in (
         "",
-        "1234",
+        "订单",
+        "A\tB",
         "G" * 32,
         "12 34 56 78 12 34 56 78 12 34 5",
         "HA2024010100000\t",
         "x" * 17,
     ):
-        with pytest.raises(ValueError, match="not an order number"):
+        with pytest.raises(ValueError, match="is neither 32 hex digits nor"):
             m.parse_order_no(bad)
 
 

@@ -78,20 +78,23 @@ def temperature_to_wire(celsius: int | None) -> int:
 
 
 def order_no_text(order_no: bytes) -> str:
-    """The text form of an order number (section 5).
+    """The text of an order number (docs/protocol.md 5): the one rule, for events and actions.
 
-    All-printable ASCII renders as the text itself; anything else as upper-case hex digits
-    (32 of them for the 16 bytes of an order number).
+    Printable ASCII renders as the text itself, without the NUL padding that fills a shorter
+    number to 16 bytes on the wire (an order number typed by a user reads back as typed);
+    anything else as 32 upper-case hex digits (station-built and random numbers).
     """
-    if order_no.isascii():
-        text = order_no.decode("ascii")
-        if text.isprintable():
-            return text
+    text = order_no.rstrip(b"\0")
+    if text and text.isascii() and text.decode("ascii").isprintable():
+        return text.decode("ascii")
     return order_no.hex().upper()
 
 
 def parse_order_no(text: str) -> bytes:
-    """Inverse of ``order_no_text``: 32 hex digits, or 16 printable ASCII characters."""
+    """Inverse of ``order_no_text``: 32 hex digits, or 1-16 printable ASCII characters.
+
+    Text shorter than 16 characters goes on the wire NUL-padded; ``ValueError`` otherwise.
+    """
     if len(text) == 2 * ORDER_NO_SIZE:
         try:
             order_no = bytes.fromhex(text)
@@ -100,10 +103,11 @@ def parse_order_no(text: str) -> bytes:
         # bytes.fromhex skips whitespace, so a 32-character text may give fewer bytes.
         if len(order_no) == ORDER_NO_SIZE:
             return order_no
-    elif len(text) == ORDER_NO_SIZE and text.isascii() and text.isprintable():
-        return text.encode("ascii")
+    elif 0 < len(text) <= ORDER_NO_SIZE and text.isascii() and text.isprintable():
+        return text.encode("ascii").ljust(ORDER_NO_SIZE, b"\0")
     raise ValueError(
-        f"{text!r} is not an order number (32 hex digits or 16 printable ASCII characters)"
+        f"order number {text!r} is neither 32 hex digits nor 1 to {ORDER_NO_SIZE} printable "
+        "ASCII characters"
     )
 
 
