@@ -171,7 +171,7 @@ BUILDERS: dict[EventType, Callable[[], events.Envelope]] = {
 }
 
 # docs/events.md, "The eleven documented types": the data keys of each, then the documented extras;
-# the extensions' keys are this integration's (README). Exactly these, no more, no fewer.
+# the extensions' keys are this integration's (docs/events.md, "Extensions"). Exactly these.
 DOCUMENTED_KEYS: dict[EventType, set[str]] = {
     EventType.DEVICE_ONLINE: {
         "conn_id",

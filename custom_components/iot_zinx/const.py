@@ -177,6 +177,6 @@ MODIFY_MODES: Final = {"time": 0, "time_stop_full": 1, "energy_stop_full": 2}
 # Repair issue raised while the listener cannot bind its port (one per config entry).
 ISSUE_CANNOT_BIND: Final = "cannot_bind"
 # Repair issue suggesting fewer port entities once a server has this many stations: with every
-# port entity Home Assistant falls behind beyond a few hundred (README, Performance).
+# port entity Home Assistant falls behind beyond a few hundred (docs/performance.md).
 ISSUE_MANY_PORT_ENTITIES: Final = "many_port_entities"
 MANY_STATIONS_FOR_ALL_PORT_ENTITIES: Final = 300
