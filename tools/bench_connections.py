@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Idle-connection benchmark of the DNY server (protocol level, no Home Assistant).
 
     scripts/bench_connections --connections 10000 [--stations 50] [--limit L] [--duration 60]
@@ -28,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+from functools import partial
 import json
 import logging
 import os
@@ -39,17 +39,13 @@ import time
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-# Run from a plain shell too: Home Assistant and the tools live in the project's Python 3.14
-# environment, which scripts/python enters (setting it up first when needed).
-if Path(sys.prefix).resolve() != (REPO / ".venv").resolve():
-    _PYTHON = REPO / "scripts" / "python"
-    os.execv(_PYTHON, [str(_PYTHON), __file__, *sys.argv[1:]])
+# The repository's root, for the integration's packages (Python puts only tools/ on sys.path).
 sys.path.insert(0, str(REPO))
 
-from custom_components.iot_zinx.protocol.frame import Frame  # noqa: E402
-from custom_components.iot_zinx.protocol.messages import Heartbeat, Register  # noqa: E402
-from custom_components.iot_zinx.protocol.simulator import default_iccid  # noqa: E402
-from custom_components.iot_zinx.protocol.stream import StreamSplitter  # noqa: E402
+from custom_components.iot_zinx.protocol.frame import Frame
+from custom_components.iot_zinx.protocol.messages import Heartbeat, Register
+from custom_components.iot_zinx.protocol.simulator import default_iccid
+from custom_components.iot_zinx.protocol.stream import StreamSplitter
 
 FIRST_ID = 0x04A228CD
 CROWD_FIRST_ID = 0x05000001
@@ -104,12 +100,17 @@ async def server_child(args: argparse.Namespace) -> None:
         identify_timeout=3600.0,
         idle_timeout=3600.0,
     )
-    server = DnyServer(config, Observer())  # type: ignore[arg-type]
+    server = DnyServer(config, Observer())
     await server.start()
     loop = asyncio.get_running_loop()
     print(f"READY {server.port}", flush=True)
     stop = asyncio.Event()
-    loop.add_reader(sys.stdin.fileno(), lambda: os.read(sys.stdin.fileno(), 100) or stop.set())
+
+    def stdin_readable() -> None:
+        if not os.read(sys.stdin.fileno(), 100):  # end of file: the parent is done
+            stop.set()
+
+    loop.add_reader(sys.stdin.fileno(), stdin_readable)
 
     async def report() -> None:
         while True:
@@ -210,8 +211,9 @@ def open_crowd(count: int, port: int) -> tuple[list[socket.socket], int]:
         selector.register(sock, selectors.EVENT_WRITE, index)
     while selector.get_map() and time.monotonic() < deadline:
         for key, _ in selector.select(timeout=1):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
+            fileobj = key.fileobj
+            assert isinstance(fileobj, socket.socket)
+            sock = fileobj
             selector.unregister(sock)
             if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
                 failed += 1
@@ -286,7 +288,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     stations = []
     for index in range(args.stations):
         _, station = await loop.create_connection(
-            lambda index=index: Station(FIRST_ID + index, latencies), "127.0.0.1", server_port
+            partial(Station, FIRST_ID + index, latencies), "127.0.0.1", server_port
         )
         stations.append(station)
     stop = asyncio.Event()

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark webhook forwarding: the durable outbox against a plain POST loop.
 
 Starts a real aiohttp receiver on 127.0.0.1 (answering ``{"code": 200}`` like a platform,
@@ -27,7 +26,6 @@ import argparse
 import asyncio
 from collections import defaultdict
 import json
-import os
 from pathlib import Path
 import sys
 import tempfile
@@ -35,24 +33,19 @@ import time
 from typing import Any
 import uuid
 
+import aiohttp
+from aiohttp import web
+
 ROOT = Path(__file__).resolve().parents[1]
-# Run from a plain shell too: Home Assistant and the tools live in the project's Python 3.14
-# environment, which scripts/python enters (setting it up first when needed).
-if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
-    _PYTHON = ROOT / "scripts" / "python"
-    os.execv(_PYTHON, [str(_PYTHON), __file__, *sys.argv[1:]])
-
-import aiohttp  # noqa: E402
-from aiohttp import web  # noqa: E402
-
+# The repository's root, for the integration's packages (Python puts only tools/ on sys.path).
 sys.path.insert(0, str(ROOT))
 
-from homeassistant.core import CoreState, HomeAssistant  # noqa: E402
-from homeassistant.helpers import issue_registry as ir  # noqa: E402
-from homeassistant.helpers.json import json_bytes  # noqa: E402
+from homeassistant.core import CoreState, HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.json import json_bytes
 
-from custom_components.iot_zinx.const import DOMAIN  # noqa: E402
-from custom_components.iot_zinx.forwarding import (  # noqa: E402
+from custom_components.iot_zinx.const import DOMAIN
+from custom_components.iot_zinx.forwarding import (
     SERVICE_FORWARD_EVENT,
     async_setup_forwarding,
     async_unload_forwarding,
@@ -236,7 +229,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench_forwarding", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--stations", type=int, default=10)
     parser.add_argument("--receiver-delay-ms", type=float, default=0.0)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark the protocol hot path: stream splitting and message decoding.
 
 Builds a realistic byte stream of one busy connection (an ICCID, ``link`` keepalives, 0x21
@@ -28,7 +27,6 @@ import argparse
 from collections.abc import Callable, Sequence
 import cProfile
 import json
-import os
 from pathlib import Path
 import pstats
 import random
@@ -38,11 +36,7 @@ import time
 from zlib import adler32
 
 REPO = Path(__file__).resolve().parents[1]
-# Run from a plain shell too: the benchmark runs on the project's Python 3.14, in the
-# environment scripts/python enters (setting it up first when needed).
-if Path(sys.prefix).resolve() != (REPO / ".venv").resolve():
-    _PYTHON = REPO / "scripts" / "python"
-    os.execv(_PYTHON, [str(_PYTHON), __file__, *sys.argv[1:]])
+# The repository's root, for the integration's packages (Python puts only tools/ on sys.path).
 sys.path.insert(0, str(REPO))
 
 from custom_components.iot_zinx.protocol.frame import Frame
@@ -321,7 +315,9 @@ def check_decoding(chunks: Sequence[bytes]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench_protocol", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--frames", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--seed", type=int, default=7054)
@@ -385,8 +381,8 @@ def main() -> None:
             f"{name:<24} {frames / seconds:>12,.0f} {seconds / frames * 1e6:>9.2f}"
             f" {bare_s / seconds:>8.2f}"
         )
-    for command, micros in decode_us.items():
-        print(f"{'decode_upstream ' + command:<24} {1e6 / micros:>12,.0f} {micros:>9.2f}")
+    for label, micros in decode_us.items():
+        print(f"{'decode_upstream ' + label:<24} {1e6 / micros:>12,.0f} {micros:>9.2f}")
     if not have_messages:
         print("messages.py is missing: the full path was not timed (splitter alone)")
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """End-to-end scale benchmark: a real Home Assistant, the integration, N simulated stations.
 
     scripts/bench_scale --stations 500 [--ports 10] [--duration 60] [--speed 1]
@@ -6,7 +5,7 @@
         [--allocator jemalloc|glibc]
 
 Home Assistant is started exactly as ``scripts/develop --no-simulator`` starts it (the code
-of scripts/demo_setup.py), in a temporary configuration directory, plus a small probe
+of tools/demo_setup.py), in a temporary configuration directory, plus a small probe
 component (``iot_zinx_bench``, written into that directory only) that samples the event
 loop's lag with ``loop.call_at`` every 50 ms and reports, every 0.5 s, the lag samples, the
 DNY server's frame counters, the hub's online count and the number of states.
@@ -71,18 +70,16 @@ import tempfile
 import time
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-# Run from a plain shell too: Home Assistant and the tools live in the project's Python 3.14
-# environment, which scripts/python enters (setting it up first when needed).
-if Path(sys.prefix).resolve() != (REPO / ".venv").resolve():
-    _PYTHON = REPO / "scripts" / "python"
-    os.execv(_PYTHON, [str(_PYTHON), __file__, *sys.argv[1:]])
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
+import aiohttp
+import psutil
 
-import aiohttp  # noqa: E402
-import demo_setup  # noqa: E402
-import psutil  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
+# The repository's root, for the integration's packages (Python puts only tools/ on sys.path),
+# and tools/ itself for demo_setup (also when Python was told not to put it there: -P).
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tools"))
+
+import demo_setup
 
 # Home Assistant's own container starts it with jemalloc and these settings (core's
 # rootfs/etc/services.d/home-assistant/run); glibc's malloc keeps far more freed memory.
@@ -160,7 +157,9 @@ async def async_setup(hass, config):
                     continue
                 label = ("LOOP " if ident == loop_thread else "") + names.get(ident, str(ident))
                 stacks[label] = "".join(traceback.format_stack(frame, limit=14))
-            stalls.append({"t": time.monotonic(), "after_ms": round(since * 1000), "stacks": stacks})
+            stalls.append(
+                {"t": time.monotonic(), "after_ms": round(since * 1000), "stacks": stacks}
+            )
 
     if stall_ms:
         import threading
@@ -269,7 +268,9 @@ async def async_setup(hass, config):
                 detail[f"{kind} {name(getattr(o, '__func__', o))}"] += 1
             elif kind == "HassJob":
                 detail[f"HassJob {name(o.target)}"] += 1
-            elif kind == "Event" and type(o).__module__ == "homeassistant.core" and len(events) < 300:
+            elif (
+                kind == "Event" and type(o).__module__ == "homeassistant.core" and len(events) < 300
+            ):
                 events.append(o)
         holders = collections.Counter()
         for event in events:
@@ -393,7 +394,7 @@ async def simulator_child(args: argparse.Namespace) -> None:
                 out(f"X {seq}")
                 return
             t = order.elapsed_s(loop.time())
-            message = PowerHeartbeat(
+            power = PowerHeartbeat(
                 port=port, status=1, duration_s=int(t),
                 energy_kwh=round(order.energy_kwh(t), 2), start_mode=order.start_mode,
                 power_w=value, max_power_w=value, min_power_w=value, avg_power_w=value,
@@ -401,7 +402,7 @@ async def simulator_child(args: argparse.Namespace) -> None:
                 voltage_v=station.voltage_v, current_a=round(value / station.voltage_v, 3),
                 ambient_temp_raw=95, port_temp_raw=100, timestamp=int(time.time()),
             )  # fmt: skip
-            station.send(message)
+            station.send(power)
             out(f"S {seq} {time.monotonic():.6f}")
         elif parts[0] == "H":  # H seq station value
             seq, index, value = int(parts[1]), int(parts[2]), float(parts[3])
@@ -409,8 +410,8 @@ async def simulator_child(args: argparse.Namespace) -> None:
             if not station.is_connected:
                 out(f"X {seq}")
                 return
-            message = dataclasses.replace(station.heartbeat_message(), voltage_v=value)
-            station.send(message)
+            heartbeat = dataclasses.replace(station.heartbeat_message(), voltage_v=value)
+            station.send(heartbeat)
             out(f"S {seq} {time.monotonic():.6f}")
         elif parts[0] == "R":  # R seq station: the station's module redials
             seq, index = int(parts[1]), int(parts[2])
@@ -433,7 +434,7 @@ async def simulator_child(args: argparse.Namespace) -> None:
             out(f"X {seq}")
             return
         finally:
-            redials.discard(asyncio.current_task())  # type: ignore[arg-type]
+            redials.discard(asyncio.current_task())
         out(f"S {seq} {time.monotonic():.6f}")
 
     buffer = bytearray()
@@ -669,7 +670,7 @@ async def set_options(
 
 
 def rss_mb(process: psutil.Process) -> float:
-    return process.memory_info().rss / 2**20
+    return float(process.memory_info().rss) / 2**20
 
 
 def rss_parts_mb(process: psutil.Process) -> dict[str, float]:

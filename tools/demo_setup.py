@@ -7,7 +7,7 @@ Run through scripts/develop (which installs .venv first when needed):
     scripts/develop --stop                # stops a background demo
 
 Steps: write a fresh configuration directory from develop/configuration.yaml with a symlink to
-custom_components/iot_zinx; start Home Assistant (scripts/hass, --skip-pip); complete the
+custom_components/iot_zinx; start Home Assistant (tools/hass.py, --skip-pip); complete the
 onboarding through its REST API (owner ``demo``, a random password) and restart it once (see
 ``remove_onboarding_extras``); add the IoT-Zinx entry
 through the config-flow API; install dashboards/iot_zinx_ports.yaml as the default dashboard
@@ -491,7 +491,7 @@ async def remove_onboarding_extras(hass: Hass) -> None:
 
 
 async def restart(hass: Hass, process: subprocess.Popen[bytes], log: Path, deadline: float) -> None:
-    """Restart Home Assistant (scripts/hass starts it again, in the same process)."""
+    """Restart Home Assistant (tools/hass.py starts it again, in the same process)."""
     with contextlib.suppress(DemoError, aiohttp.ClientError):
         await hass.request("POST", "/api/services/homeassistant/restart", {})
     await hass.close()
@@ -715,7 +715,7 @@ class Demo:
         hass_log = config / "hass.out.log"
         print(f"Starting Home Assistant on {base} (configuration: {config}) ...")
         self.hass_process = start_process(
-            [str(PYTHON), str(REPO / "scripts" / "hass"), "-c", str(config), "--skip-pip"],
+            [str(PYTHON), str(REPO / "tools" / "hass.py"), "-c", str(config), "--skip-pip"],
             hass_log,
         )
         self.state = {

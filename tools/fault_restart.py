@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Kill Home Assistant hard while three ports charge; nothing may be lost or doubled.
 
 1. Home Assistant with the integration (scripts/develop --background --no-simulator) in a
@@ -31,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 from pathlib import Path
@@ -43,18 +43,11 @@ import tempfile
 import time
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-# Run from a plain shell too: Home Assistant and the tools live in the project's Python 3.14
-# environment, which scripts/python enters (setting it up first when needed).
-if Path(sys.prefix).resolve() != (REPO / ".venv").resolve():
-    _PYTHON = REPO / "scripts" / "python"
-    os.execv(_PYTHON, [str(_PYTHON), __file__, *sys.argv[1:]])
-sys.path.insert(0, str(REPO))
-
-# ruff: noqa: E402
-import itertools
-
 import aiohttp
+
+REPO = Path(__file__).resolve().parents[1]
+# The repository's root, for the integration's packages (Python puts only tools/ on sys.path).
+sys.path.insert(0, str(REPO))
 
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
 
@@ -165,7 +158,7 @@ class Hass:
                 if response.status != 200:
                     return None
                 return str((await response.json())["state"])
-        except (aiohttp.ClientError, TimeoutError):
+        except aiohttp.ClientError, TimeoutError:
             return None
 
     async def ws_command(self, command: dict[str, Any]) -> Any:
@@ -211,7 +204,7 @@ class Hass:
                             event = data["event"]["data"]
                             event["_received"] = time.monotonic()
                             self.events.append(event)
-            except (aiohttp.ClientError, TimeoutError, ConnectionError, ValueError):
+            except aiohttp.ClientError, TimeoutError, ConnectionError, ValueError:
                 pass
             self.subscribed.clear()
             await asyncio.sleep(0.2)
@@ -255,7 +248,7 @@ def of(events: list[dict[str, Any]], event_type: str, order: str | None = None) 
 async def run(args: argparse.Namespace, workdir: Path) -> bool:
     config = workdir / "config"
     http_port, station_port = free_port(), free_port()
-    common = ("--config", str(config), "--port", str(http_port))
+    common: tuple[str, ...] = ("--config", str(config), "--port", str(http_port))
     common += ("--station-port", str(station_port), "--timeout", "300")
     print(f"Starting Home Assistant in {config} ...", flush=True)
     started = time.monotonic()

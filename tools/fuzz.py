@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Fuzz the server's receive path: random and mutated frames through a real session.
 
 Seeds: the vendor's example frames (tests/fixtures/vectors.json) and the frames of a short
@@ -29,7 +28,6 @@ import asyncio
 from collections import Counter
 import json
 import logging
-import os
 from pathlib import Path
 import random
 import sys
@@ -38,14 +36,9 @@ import traceback
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-# Run from a plain shell too: Home Assistant and the tools live in the project's Python 3.14
-# environment, which scripts/python enters (setting it up first when needed).
-if Path(sys.prefix).resolve() != (REPO / ".venv").resolve():
-    _PYTHON = REPO / "scripts" / "python"
-    os.execv(_PYTHON, [str(_PYTHON), __file__, *sys.argv[1:]])
+# The repository's root, for the integration's packages (Python puts only tools/ on sys.path).
 sys.path.insert(0, str(REPO))
 
-# ruff: noqa: E402
 from custom_components.iot_zinx.protocol.frame import Frame, checksum
 from custom_components.iot_zinx.protocol.link import OfflineReason, ServerConfig, StationLink
 from custom_components.iot_zinx.protocol.messages import (

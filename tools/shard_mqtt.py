@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Two Home Assistant shards publish their stations' events to one Mosquitto; none is lost.
 
 1. Mosquitto (Debian's package; installed with apt-get when missing, which needs root) on
@@ -40,17 +39,13 @@ import threading
 import time
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-# Run from a plain shell too: Home Assistant and the tools live in the project's Python 3.14
-# environment, which scripts/python enters (setting it up first when needed).
-if Path(sys.prefix).resolve() != (REPO / ".venv").resolve():
-    _PYTHON = REPO / "scripts" / "python"
-    os.execv(_PYTHON, [str(_PYTHON), __file__, *sys.argv[1:]])
-sys.path.insert(0, str(REPO))
-
-# ruff: noqa: E402
 import aiohttp
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+REPO = Path(__file__).resolve().parents[1]
+# The repository's root, for the integration's packages (Python puts only tools/ on sys.path).
+sys.path.insert(0, str(REPO))
 
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
 
@@ -123,7 +118,7 @@ class Subscriber:
         self.lock = threading.Lock()
         self.ready = threading.Event()
         self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id="shard-mqtt-check", clean_session=False
+            CallbackAPIVersion.VERSION2, client_id="shard-mqtt-check", clean_session=False
         )
         self.client.on_connect = self._connected
         self.client.on_message = self._message
@@ -337,8 +332,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> bool:
             # Until every fired event arrived (or 30 s), then 3 s more for repeats.
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                fired = {e["event_id"] for shard in shards for e in shard.events}
-                if fired <= set(subscriber.ids()):
+                all_ids = {e["event_id"] for shard in shards for e in shard.events}
+                if all_ids <= set(subscriber.ids()):
                     break
                 await asyncio.sleep(0.5)
             await asyncio.sleep(3)
@@ -381,12 +376,12 @@ async def run(args: argparse.Namespace, workdir: Path) -> bool:
         check(
             f"{shard.name}: a settlement per order", settlements == args.stations, f"{settlements}"
         )
-    repeats = {event_id: count for event_id, count in received.items() if count > 1}
+    repeated = {event_id: count for event_id, count in received.items() if count > 1}
     # QoS 1 is at-least-once: a repeat is allowed (consumers de-duplicate on event_id), so it
     # is reported, not failed.
     print(
-        f"INFO  {len(repeats)} event ids arrived more than once (at-least-once repeats)"
-        if repeats
+        f"INFO  {len(repeated)} event ids arrived more than once (at-least-once repeats)"
+        if repeated
         else "INFO  every event_id arrived exactly once"
     )
     stray = set(received) - all_fired
