@@ -32,8 +32,6 @@ from custom_components.iot_zinx.const import (
     CONF_STATION_ALLOW_LIST,
     DOMAIN,
     EVENT_IOT_ZINX,
-    signal_new_station,
-    signal_station_update,
 )
 from custom_components.iot_zinx.events import fees, local_time_text
 from custom_components.iot_zinx.hub import (
@@ -42,6 +40,7 @@ from custom_components.iot_zinx.hub import (
     NoActiveOrderError,
 )
 from custom_components.iot_zinx.models import ChargeMode, Order
+from custom_components.iot_zinx.orders import Orders
 from custom_components.iot_zinx.protocol.errors import (
     CommandTimeoutError,
     StationOfflineError,
@@ -68,6 +67,7 @@ from custom_components.iot_zinx.protocol.messages import (
 )
 from custom_components.iot_zinx.protocol.server import OfflineReason, StationLink
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
+from custom_components.iot_zinx.signals import signal_new_station, signal_station_update
 
 from .conftest import STATION_ID, device_by_identifier
 
@@ -233,7 +233,7 @@ async def test_charging_session(
     station = station_factory(plugged=(0,), **FAST)
     await connect(hass, simulator, station, captured)
 
-    outcome = await hub.async_start_charging(
+    outcome = await hub.orders.async_start_charging(
         STATION_ID, 1, mode=ChargeMode.FULL, order_number="ORD20231221001"
     )
     assert outcome == ChargeOutcome("ORD20231221001", 0, "执行成功")
@@ -250,7 +250,7 @@ async def test_charging_session(
         )
     ]
     await wait_until(lambda: len(of_type(captured, "charging_power")) >= 2)
-    stop = await hub.async_stop_charging(STATION_ID, 1)
+    stop = await hub.orders.async_stop_charging(STATION_ID, 1)
     assert stop == ChargeOutcome("ORD20231221001", 0, "执行成功")
     assert station.commands[-1] == ChargeControl(0, 0, 0, 0, 0, b"ORD20231221001\0\0", 0, 0.0)
     await wait_event(captured, is_type("port_heartbeat", previous_status=1))
@@ -388,7 +388,7 @@ async def test_refused_start(
     station = station_factory()
     await connect(hass, simulator, station, captured)
     with pytest.raises(StationRefusedError) as refused:
-        await hub.async_start_charging(STATION_ID, 1, mode=ChargeMode.TIME, minutes=30)
+        await hub.orders.async_start_charging(STATION_ID, 1, mode=ChargeMode.TIME, minutes=30)
     assert (refused.value.code, refused.value.description) == (1, "端口未插充电器")
     (command,) = station.commands
     assert isinstance(command, ChargeControl)
@@ -422,7 +422,7 @@ async def test_start_timeout(
     await connect(hass, simulator, station, captured)
     station.ignore_commands = True
     with pytest.raises(CommandTimeoutError):
-        await hub.async_start_charging(STATION_ID, 1, mode=ChargeMode.ENERGY, energy_kwh=1.5)
+        await hub.orders.async_start_charging(STATION_ID, 1, mode=ChargeMode.ENERGY, energy_kwh=1.5)
     first, resent = station.commands
     assert first == resent
     assert isinstance(first, ChargeControl)
@@ -439,19 +439,21 @@ async def test_start_arguments(hass: HomeAssistant, dual_socket: SimulatedStatio
     """Bad ports and missing limits never reach the station; max power goes on the wire."""
     hub = hub_of(hass.config_entries.async_entries(DOMAIN)[0])
     with pytest.raises(ValueError, match="no port 3"):
-        await hub.async_start_charging(STATION_ID, 3, mode=ChargeMode.FULL)
+        await hub.orders.async_start_charging(STATION_ID, 3, mode=ChargeMode.FULL)
     with pytest.raises(ValueError, match="minutes"):
-        await hub.async_start_charging(STATION_ID, 1, mode=ChargeMode.TIME)
+        await hub.orders.async_start_charging(STATION_ID, 1, mode=ChargeMode.TIME)
     with pytest.raises(ValueError, match="energy_kwh"):
-        await hub.async_start_charging(STATION_ID, 1, mode=ChargeMode.ENERGY)
+        await hub.orders.async_start_charging(STATION_ID, 1, mode=ChargeMode.ENERGY)
     with pytest.raises(ValueError, match="nor 1 to 16 printable ASCII"):
-        await hub.async_start_charging(STATION_ID, 1, mode=ChargeMode.FULL, order_number="X" * 17)
+        await hub.orders.async_start_charging(
+            STATION_ID, 1, mode=ChargeMode.FULL, order_number="X" * 17
+        )
     with pytest.raises(NoActiveOrderError):
-        await hub.async_stop_charging(STATION_ID, 1)
+        await hub.orders.async_stop_charging(STATION_ID, 1)
     with pytest.raises(StationOfflineError):
-        await hub.async_start_charging("04A228FF", 1, mode=ChargeMode.FULL)
+        await hub.orders.async_start_charging("04A228FF", 1, mode=ChargeMode.FULL)
     assert dual_socket.commands == []
-    await hub.async_start_charging(STATION_ID, 1, mode=ChargeMode.FULL, max_power_w=150.0)
+    await hub.orders.async_start_charging(STATION_ID, 1, mode=ChargeMode.FULL, max_power_w=150.0)
     (command,) = dual_socket.commands
     assert isinstance(command, ChargeControl)
     assert command.max_power_w == 150.0
@@ -552,7 +554,9 @@ async def test_restart_with_an_open_order(
     await station.connect("127.0.0.1", hub.server.port)
     try:
         await wait_event(captured, is_type("device_heartbeat"))
-        await hub.async_start_charging(STATION_ID, 1, mode=ChargeMode.FULL, order_number="R1")
+        await hub.orders.async_start_charging(
+            STATION_ID, 1, mode=ChargeMode.FULL, order_number="R1"
+        )
         start = await wait_event(captured, is_type("charging_start"))
         power = await wait_event(captured, is_type("charging_power"))
         assert power["data"]["order_id"] == "R1"
@@ -630,7 +634,7 @@ async def test_station_started_order_and_lifetime_energy(
     assert port.lifetime_energy_kwh == max(reported)
     assert port.session_energy_kwh == 0.0
 
-    stop = await hub.async_stop_charging(STATION_ID, 1)
+    stop = await hub.orders.async_stop_charging(STATION_ID, 1)
     assert stop.order_number == order_number
     end = await wait_event(captured, is_type("charging_end"))
     (settled,) = station.settlements
@@ -646,7 +650,7 @@ async def test_station_started_order_and_lifetime_energy(
     # A second order adds to the first.
     first = port.lifetime_energy_kwh
     reports = len(of_type(captured, "charging_power"))
-    await hub.async_start_charging(STATION_ID, 1, mode=ChargeMode.FULL)
+    await hub.orders.async_start_charging(STATION_ID, 1, mode=ChargeMode.FULL)
     await wait_until(lambda: len(of_type(captured, "charging_power")) > reports)
     station.unplug(0)
     await wait_until(lambda: len(of_type(captured, "settlement")) == 2)
@@ -832,7 +836,7 @@ async def test_host_gateway(
     assert hub.stations["09A00001"].signal == 31
 
     # A host's reboot is 0x31, not 0x87.
-    await hub.async_reboot("09A00001")
+    await hub.orders.async_reboot("09A00001")
     await host.wait_for(lambda: bool(host.commands))
     assert [type(c).__name__ for c in host.commands] == ["HostReboot"]
 
@@ -901,14 +905,14 @@ async def test_commands(
     station = station_factory(plugged=(0,), reboot_delay=0.05)
     await connect(hass, simulator, station, captured)
     with pytest.raises(StationRefusedError) as refused:
-        await hub.async_modify_charging(STATION_ID, 1, mode=0, value=3600)
+        await hub.orders.async_modify_charging(STATION_ID, 1, mode=0, value=3600)
     assert (refused.value.code, refused.value.description) == (1, "port not charging")
-    await hub.async_start_charging(STATION_ID, 1, mode=ChargeMode.FULL)
-    assert await hub.async_modify_charging(STATION_ID, 1, mode=0, value=3600) == 0
+    await hub.orders.async_start_charging(STATION_ID, 1, mode=ChargeMode.FULL)
+    assert await hub.orders.async_modify_charging(STATION_ID, 1, mode=0, value=3600) == 0
     assert station.commands[-1] == ModifyCharge(0, 0, 3600)
 
     assert (
-        await hub.async_set_limits(
+        await hub.orders.async_set_limits(
             STATION_ID,
             max_duration_s=36000,
             overload_power_w=1800.0,
@@ -919,7 +923,7 @@ async def test_commands(
     )
     assert station.commands[-1] == Limits(36000, 1800.0, 270.0, 100.0)
     with pytest.raises(StationRefusedError) as refused:
-        await hub.async_set_limits(
+        await hub.orders.async_set_limits(
             STATION_ID,
             max_duration_s=36000,
             overload_power_w=2500.0,
@@ -928,11 +932,11 @@ async def test_commands(
         )
     assert (refused.value.code, refused.value.description) == (1, "beyond the station's maximum")
 
-    await hub.async_query_status(STATION_ID)
+    await hub.orders.async_query_status(STATION_ID)
     await wait_until(lambda: len(of_type(captured, "device_register")) == 2)
     assert isinstance(station.commands[-1], QueryStatus)
 
-    await hub.async_reboot(STATION_ID)
+    await hub.orders.async_reboot(STATION_ID)
     await wait_until(lambda: len(of_type(captured, "device_online")) == 2)
     assert isinstance(station.commands[-1], Reboot)
     assert station.reboots == 1
@@ -940,16 +944,16 @@ async def test_commands(
     # The order survived the reboot of the communication module; a refusal is an error.
     station.forced_results[0x82] = 2
     with pytest.raises(StationRefusedError) as refused:
-        await hub.async_stop_charging(STATION_ID, 1)
+        await hub.orders.async_stop_charging(STATION_ID, 1)
     assert (refused.value.code, refused.value.description) == (2, "端口状态和充电命令相同")
     del station.forced_results[0x82]
-    stop = await hub.async_stop_charging(STATION_ID, 1)
+    stop = await hub.orders.async_stop_charging(STATION_ID, 1)
     assert stop.response_code == 0
     # A station answering 0x82 with an undecodable reply (here: after the settlement,
     # nothing left to stop) is a refusal.
     await wait_event(captured, is_type("settlement"))
     with pytest.raises(NoActiveOrderError):
-        await hub.async_stop_charging(STATION_ID, 1)
+        await hub.orders.async_stop_charging(STATION_ID, 1)
 
 
 async def test_remove_station_and_diagnostics(
@@ -974,7 +978,7 @@ async def test_remove_station_and_diagnostics(
     assert len(station_entities) > 20
     assert all(entity.device_info is hub.device_infos[STATION_ID] for entity in station_entities)
     assert hub.device_infos[STATION_ID] == {"identifiers": {(DOMAIN, STATION_ID)}}
-    await hub.async_start_charging(STATION_ID, 1, mode=ChargeMode.FULL, order_number="D1")
+    await hub.orders.async_start_charging(STATION_ID, 1, mode=ChargeMode.FULL, order_number="D1")
     diagnostics = hub.diagnostics()
     assert diagnostics["server"]["port"] == hub.server.port
     assert diagnostics["server"]["running"] is True
@@ -992,7 +996,7 @@ async def test_remove_station_and_diagnostics(
     }
 
     assert hub.async_remove_station(STATION_ID) is False
-    await hub.async_stop_charging(STATION_ID, 1)
+    await hub.orders.async_stop_charging(STATION_ID, 1)
     await wait_event(captured, is_type("settlement"))
     station.send(power_report(1, "D2", 10, 0.0))
     await sync(hass, station, captured)
@@ -1080,7 +1084,7 @@ async def test_reports_before_the_start_reply(
     # The first command is lost; the resend is answered. Meanwhile the station reports.
     station.drop_commands = 1
     start = asyncio.ensure_future(
-        hub.async_start_charging(STATION_ID, 1, mode=ChargeMode.FULL, order_number="P1")
+        hub.orders.async_start_charging(STATION_ID, 1, mode=ChargeMode.FULL, order_number="P1")
     )
     await station.wait_for(lambda: len(station.commands) == 1)
     station.send(power_report(0, "P1", 30, 0.01))
@@ -1098,7 +1102,7 @@ async def test_reports_before_the_start_reply(
     # Port 2: the station starts but its reply never comes; the report adopts the order.
     station.ignore_commands = True
     start = asyncio.ensure_future(
-        hub.async_start_charging(STATION_ID, 2, mode=ChargeMode.FULL, order_number="P2")
+        hub.orders.async_start_charging(STATION_ID, 2, mode=ChargeMode.FULL, order_number="P2")
     )
     await station.wait_for(lambda: len(station.commands) == 3)
     station.send(power_report(1, "P2", 5, 0.0))
@@ -1223,7 +1227,7 @@ async def test_observer_edge_cases(hass: HomeAssistant, init_integration: MockCo
     hub.message_received(sub, Heartbeat(221.0, 1, (2,), 5, 25))
     assert (state.ports[1].power_w, state.ports[1].current_a) == (0.0, None)
 
-    assert IotZinxHub._charge_result(None) == 14
+    assert Orders._charge_result(None) == 14
 
 
 def test_recent_sets_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

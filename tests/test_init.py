@@ -33,10 +33,9 @@ import yaml
 import custom_components.iot_zinx
 from custom_components.iot_zinx.const import (
     DOMAIN,
-    signal_new_station,
-    signal_station_update,
 )
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation
+from custom_components.iot_zinx.signals import signal_new_station, signal_station_update
 
 from .conftest import STATION_ID, device_by_identifier, wait_for_station
 

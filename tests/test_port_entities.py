@@ -11,7 +11,7 @@ from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.iot_zinx import hub as hub_module
+from custom_components.iot_zinx import repairs as repairs_module
 from custom_components.iot_zinx.const import (
     CONF_HEARTBEAT_TIMEOUT,
     CONF_PORT_ENTITIES,
@@ -223,7 +223,7 @@ async def test_a_large_fleet_with_every_port_entity_raises_a_repair_issue(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Beyond the threshold (here 1) the user is told to choose fewer port entities."""
-    monkeypatch.setattr(hub_module, "MANY_STATIONS_FOR_ALL_PORT_ENTITIES", 1)
+    monkeypatch.setattr(repairs_module, "MANY_STATIONS_FOR_ALL_PORT_ENTITIES", 1)
     issue_id = f"many_port_entities_{init_integration.entry_id}"
     issues = ir.async_get(hass)
     simulator.add_station(station_factory(0x04A228CD))

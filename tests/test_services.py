@@ -322,7 +322,7 @@ async def test_other_command_error(hass: HomeAssistant, dual_socket: SimulatedSt
     """A command error the protocol package may add later is still translated."""
     with (
         patch(
-            "custom_components.iot_zinx.hub.IotZinxHub.async_query_status",
+            "custom_components.iot_zinx.orders.Orders.async_query_status",
             side_effect=CommandError("station is busy"),
         ),
         pytest.raises(HomeAssistantError) as err,

@@ -24,7 +24,6 @@ from custom_components.iot_zinx.const import (
     CONF_CHARGE_ENERGY,
     CONF_CHARGE_MINUTES,
     CONF_CHARGE_MODE,
-    DOMAIN,
 )
 from custom_components.iot_zinx.protocol.messages import ChargeControl
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation
@@ -95,22 +94,19 @@ async def test_turn_on_and_off(
 
 
 @pytest.mark.parametrize(
-    ("options", "rate_mode", "value"),
+    ("entry_options", "rate_mode", "value"),
     [
         ({CONF_CHARGE_MODE: "time", CONF_CHARGE_MINUTES: 90}, 0, 5400),
         ({CONF_CHARGE_MODE: "energy", CONF_CHARGE_ENERGY: 1.25}, 2, 125),
     ],
 )
 async def test_turn_on_uses_the_options(
-    hass: HomeAssistant,
-    dual_socket: SimulatedStation,
-    options: dict[str, object],
-    rate_mode: int,
-    value: int,
+    hass: HomeAssistant, dual_socket: SimulatedStation, rate_mode: int, value: int
 ) -> None:
-    """The charge mode of the options decides what "on" starts."""
-    (entry,) = hass.config_entries.async_entries(DOMAIN)
-    hass.config_entries.async_update_entry(entry, options=options)
+    """The charge mode of the options decides what "on" starts.
+
+    (Options are read when the entry loads: the options flow reloads it on every change.)
+    """
     await switch(hass, SERVICE_TURN_ON, PORT_1)
     start = dual_socket.commands[-1]
     assert isinstance(start, ChargeControl)

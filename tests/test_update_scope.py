@@ -12,8 +12,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.iot_zinx.const import signal_port_update, signal_station_update
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation
+from custom_components.iot_zinx.signals import signal_port_update, signal_station_update
 
 from .conftest import POWER_REPORT, STATION_ID, wait_for_station
 

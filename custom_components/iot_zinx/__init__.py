@@ -21,7 +21,11 @@ from .const import (
     ISSUE_CANNOT_BIND,
     LOGGER,
 )
-from .entity import async_remove_unwanted_entities, port_entity_level, site_entities_wanted
+from .entity_levels import (
+    async_remove_unwanted_entities,
+    port_entity_level,
+    site_entities_wanted,
+)
 from .forwarding import DATA_FORWARDING, async_setup_forwarding
 from .forwarding_entities import async_remove_forwarding_device
 from .frontend import async_register_frontend
@@ -29,6 +33,7 @@ from .hub import IotZinxHub, async_remove_storage
 from .runtime_tuning import DATA_RUNTIME_TUNING, async_runtime_tuning
 from .services import async_setup_services
 from .site_totals import site_device_identifier
+from .websocket import async_register_websocket_commands
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -51,6 +56,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     # next start.
     await async_setup_forwarding(hass)
     await async_register_frontend(hass)
+    async_register_websocket_commands(hass)
     return True
 
 

@@ -15,7 +15,8 @@ from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import IotZinxEntity, IotZinxPortEntity, async_add_station_entities
+from .entity import IotZinxEntity, IotZinxPortEntity
+from .station_platform import async_add_station_entities
 
 if TYPE_CHECKING:
     from . import IotZinxConfigEntry

@@ -15,8 +15,9 @@ from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import IotZinxEntity, async_add_station_entities, is_charging_station
+from .entity import IotZinxEntity
 from .helpers import handle_command_errors
+from .station_platform import async_add_station_entities, is_charging_station
 
 if TYPE_CHECKING:
     from . import IotZinxConfigEntry
@@ -43,14 +44,14 @@ BUTTONS: tuple[IotZinxButtonDescription, ...] = (
         device_class=ButtonDeviceClass.RESTART,
         entity_category=EntityCategory.CONFIG,
         exists_fn=is_charging_station,
-        press_fn=lambda hub, device_id: hub.async_reboot(device_id),
+        press_fn=lambda hub, device_id: hub.orders.async_reboot(device_id),
     ),
     IotZinxButtonDescription(
         key="query_status",
         translation_key="query_status",
         entity_category=EntityCategory.DIAGNOSTIC,
         exists_fn=is_charging_station,
-        press_fn=lambda hub, device_id: hub.async_query_status(device_id),
+        press_fn=lambda hub, device_id: hub.orders.async_query_status(device_id),
     ),
 )
 

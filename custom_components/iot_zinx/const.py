@@ -94,37 +94,6 @@ DEFAULT_ADMISSION: Final = ADMISSION_ANY
 CONF_STATION_ALLOW_LIST: Final = "station_allow_list"
 
 
-def signal_new_station(entry_id: str) -> str:
-    """Dispatcher signal sent once per station when it first talks; payload: device_id."""
-    return f"{DOMAIN}_new_station_{entry_id}"
-
-
-def signal_station_update(entry_id: str, device_id: str) -> str:
-    """Dispatcher signal sent when the station itself changed (not only a port); no payload.
-
-    Coming online or going offline, register and heartbeats send it together with every
-    port's ``signal_port_update``; a port's 0x06 or settlement sends only its port's.
-    """
-    return f"{DOMAIN}_station_update_{entry_id}_{device_id}"
-
-
-def signal_port_update(entry_id: str, device_id: str, port: int) -> str:
-    """Dispatcher signal sent when one port of a station changed; no payload.
-
-    Per port so that a 0x06 power report rewrites that port's few entities, not the ~90 of
-    a 10-port station (the difference between keeping up and not at 3,000 stations).
-    """
-    return f"{DOMAIN}_port_update_{entry_id}_{device_id}_{port}"
-
-
-def signal_station_ports(entry_id: str, device_id: str) -> str:
-    """Dispatcher signal sent when any port of a station changed; no payload.
-
-    For the station's totals over its ports (charging ports, power, lifetime energy).
-    """
-    return f"{DOMAIN}_station_ports_{entry_id}_{device_id}"
-
-
 # --- UI surface: option choices and bounds, actions -------------------------------------------
 
 LOGGER: Final = logging.getLogger(__package__)

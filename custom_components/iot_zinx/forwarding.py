@@ -66,6 +66,7 @@ from .outbox import (
     endpoint_name,
     strip_credentials,
 )
+from .signals import SIGNAL_ENDPOINT_ADDED, signal_endpoint_update
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -77,8 +78,6 @@ ATTR_EVENT: Final = "event"
 ATTR_TOKEN: Final = "token"
 ATTR_API_KEY: Final = "api_key"
 ATTR_SECRET: Final = "secret"
-
-SIGNAL_ENDPOINT_ADDED: Final = f"{DOMAIN}_forwarding_endpoint_added"
 
 ISSUE_ENDPOINT_FAILING: Final = "endpoint_failing"
 ISSUE_EVENT_REJECTED: Final = "event_rejected"
@@ -103,11 +102,6 @@ FORWARD_EVENT_SCHEMA: Final = probatio.Schema(
         probatio.Optional(ATTR_SECRET): probatio.Any(None, cv.string),
     }
 )
-
-
-def signal_endpoint_update(endpoint_key: str) -> str:
-    """Dispatcher signal sent (throttled) when an endpoint's figures change; no payload."""
-    return f"{DOMAIN}_forwarding_update_{endpoint_key}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,11 +30,10 @@ from homeassistant.helpers.typing import StateType
 from .const import DOMAIN
 from .forwarding import (
     DATA_FORWARDING,
-    SIGNAL_ENDPOINT_ADDED,
     EndpointView,
     ForwardingManager,
-    signal_endpoint_update,
 )
+from .signals import SIGNAL_ENDPOINT_ADDED, signal_endpoint_update
 
 DEVICE_PREFIX: Final = "forwarding_"
 # A sensor state holds at most 255 characters.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from .protocol import codes
 from .protocol.frame import device_kind, qr_number
@@ -166,3 +167,30 @@ class StationState:
         if state is None:
             state = self.ports[number] = PortState(number)
         return state
+
+    def diagnostics(self) -> dict[str, Any]:
+        """A summary for the diagnostics download (redacted by diagnostics.py)."""
+        return {
+            "online": self.online,
+            "model": self.model,
+            "firmware": self.firmware_version,
+            "device_type": self.device_type,
+            "work_mode": self.work_mode,
+            "port_count": self.port_count,
+            "host_device_id": self.host_device_id,
+            "remote_addr": self.remote_addr,
+            "iccid": self.iccid,
+            "offline_reason": self.offline_reason,
+            "last_heartbeat": (
+                None if self.last_heartbeat is None else self.last_heartbeat.isoformat()
+            ),
+            "ports": {
+                number: {
+                    "status": port.status,
+                    "power_w": port.power_w,
+                    "lifetime_energy_kwh": port.lifetime_energy_kwh,
+                    "order": None if port.order is None else port.order.order_number,
+                }
+                for number, port in sorted(self.ports.items())
+            },
+        }

@@ -28,23 +28,17 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .entity import (
-    IotZinxEntity,
-    IotZinxPortEntity,
-    IotZinxStationTotalEntity,
-    async_add_station_entities,
-    is_charging_station,
-    port_entity_level,
-    site_entities_wanted,
-)
+from .entity import IotZinxEntity, IotZinxPortEntity, IotZinxStationTotalEntity
+from .entity_levels import port_entity_level, site_entities_wanted
 from .forwarding_entities import async_setup_forwarding_sensors
 from .protocol.codes import PortStatus
+from .signals import signal_site_update
 from .site_totals import (
     SiteTotals,
-    signal_site_update,
     site_device_info,
     site_unique_id_prefix,
 )
+from .station_platform import async_add_station_entities, is_charging_station
 
 if TYPE_CHECKING:
     from . import IotZinxConfigEntry

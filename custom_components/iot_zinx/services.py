@@ -194,7 +194,7 @@ async def _async_start_charging(call: ServiceCall) -> ServiceResponse:
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="missing_duration")
     if mode is ChargeMode.ENERGY and energy_kwh is None:
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="missing_energy")
-    outcome = await hub.async_start_charging(
+    outcome = await hub.orders.async_start_charging(
         device_id,
         port,
         mode=mode,
@@ -211,7 +211,7 @@ async def _async_stop_charging(call: ServiceCall) -> ServiceResponse:
     hub, device_id = _resolve_station(call.hass, call)
     port: int = call.data[ATTR_PORT]
     _check_port(hub, device_id, port)
-    return _outcome_response(await hub.async_stop_charging(device_id, port))
+    return _outcome_response(await hub.orders.async_stop_charging(device_id, port))
 
 
 @handle_command_errors
@@ -226,25 +226,25 @@ async def _async_modify_charging(call: ServiceCall) -> None:
         wire_value = round(value * 100)
     else:
         wire_value = round(value * 60)
-    await hub.async_modify_charging(device_id, port, mode=mode, value=wire_value)
+    await hub.orders.async_modify_charging(device_id, port, mode=mode, value=wire_value)
 
 
 @handle_command_errors
 async def _async_query_status(call: ServiceCall) -> None:
     hub, device_id = _resolve_station(call.hass, call)
-    await hub.async_query_status(device_id)
+    await hub.orders.async_query_status(device_id)
 
 
 @handle_command_errors
 async def _async_reboot(call: ServiceCall) -> None:
     hub, device_id = _resolve_station(call.hass, call)
-    await hub.async_reboot(device_id)
+    await hub.orders.async_reboot(device_id)
 
 
 @handle_command_errors
 async def _async_set_limits(call: ServiceCall) -> None:
     hub, device_id = _resolve_station(call.hass, call)
-    await hub.async_set_limits(
+    await hub.orders.async_set_limits(
         device_id,
         max_duration_s=call.data[ATTR_MAX_DURATION] * 60,
         overload_power_w=call.data[ATTR_OVERLOAD_POWER],

@@ -21,6 +21,7 @@ from homeassistant.helpers.event import async_call_later
 
 from .const import DOMAIN, MANUFACTURER
 from .models import StationState
+from .signals import signal_site_update
 
 SITE_TOTALS_INTERVAL: Final = 5.0
 SITE_DEVICE_PREFIX: Final = "site_"
@@ -88,11 +89,6 @@ def site_device_info(entry_id: str, title: str) -> DeviceInfo:
 def site_unique_id_prefix(entry_id: str) -> str:
     """How the site's entities' unique ids begin (``<entry_id>_site_<key>``)."""
     return f"{entry_id}_{SITE_DEVICE_PREFIX}"
-
-
-def signal_site_update(entry_id: str) -> str:
-    """Dispatcher signal sent when the site's totals were recomputed; no payload."""
-    return f"{DOMAIN}_site_update_{entry_id}"
 
 
 class SiteTotalsTracker:

@@ -9,17 +9,9 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import (
-    CONF_CHARGE_ENERGY,
-    CONF_CHARGE_MINUTES,
-    CONF_CHARGE_MODE,
-    DEFAULT_CHARGE_ENERGY,
-    DEFAULT_CHARGE_MINUTES,
-    DEFAULT_CHARGE_MODE,
-)
-from .entity import IotZinxPortEntity, async_add_station_entities
+from .entity import IotZinxPortEntity
 from .helpers import handle_command_errors
-from .models import ChargeMode
+from .station_platform import async_add_station_entities
 
 if TYPE_CHECKING:
     from . import IotZinxConfigEntry
@@ -70,25 +62,16 @@ class IotZinxChargingSwitch(IotZinxPortEntity, SwitchEntity):
     @handle_command_errors
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Start charging with the configured mode."""
-        options = self.hub.entry.options
-        mode = ChargeMode(options.get(CONF_CHARGE_MODE, DEFAULT_CHARGE_MODE))
-        await self.hub.async_start_charging(
+        charge = self.hub.options.charge
+        await self.hub.orders.async_start_charging(
             self.device_id,
             self.port_number,
-            mode=mode,
-            minutes=(
-                int(options.get(CONF_CHARGE_MINUTES, DEFAULT_CHARGE_MINUTES))
-                if mode is ChargeMode.TIME
-                else None
-            ),
-            energy_kwh=(
-                float(options.get(CONF_CHARGE_ENERGY, DEFAULT_CHARGE_ENERGY))
-                if mode is ChargeMode.ENERGY
-                else None
-            ),
+            mode=charge.mode,
+            minutes=charge.minutes,
+            energy_kwh=charge.energy_kwh,
         )
 
     @handle_command_errors
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Stop the running order."""
-        await self.hub.async_stop_charging(self.device_id, self.port_number)
+        await self.hub.orders.async_stop_charging(self.device_id, self.port_number)

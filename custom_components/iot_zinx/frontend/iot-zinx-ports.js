@@ -22,15 +22,6 @@
 const DOMAIN = "iot_zinx";
 const VERSION = "0.1.0";
 
-// Unique ids are "<station>_<key>" and "<station>_port<n>_<key>" (entity.py). They are the
-// only place the port number of an entity can be read without parsing its (translated,
-// renamable) name.
-const PORT_UNIQUE_ID = /^([0-9A-F]{8})_port(\d+)_(.+)$/;
-const STATION_UNIQUE_ID = /^([0-9A-F]{8})_(.+)$/;
-
-// Ports are numbered by their name when the registry cannot be read: "Port 3 power", "端口 3 功率".
-const PORT_IN_NAME = /(\d+)/;
-
 const TEXT = {
   en: {
     title: "Charging stations",
@@ -76,87 +67,28 @@ function texts(hass) {
   return language.startsWith("zh") ? TEXT["zh-Hans"] : TEXT.en;
 }
 
-function domainOf(entityId) {
-  return entityId.split(".", 1)[0];
-}
-
 function compare(a, b) {
   return a.localeCompare(b, undefined, { numeric: true });
 }
 
 /*
- * Read the registry into
+ * The integration's port map (websocket command iot_zinx/port_map, websocket.py):
  *   [{ deviceId, stationId, name, station: {key: entity_id}, ports: [{number, entities}] }]
  * where keys are "<domain>.<key>" of the entity descriptions: "sensor.status",
- * "switch.charging", "binary_sensor.connectivity", ...
+ * "switch.charging", "binary_sensor.connectivity", ... The integration reads its own unique
+ * ids; nothing here depends on how they are made. The site device ("port_entities:
+ * connectivity") has stationId "" and shows its totals like a station, under its name.
  */
 async function collectStations(hass) {
-  const entries = Object.values(hass.entities || {}).filter(
-    (entry) => entry.platform === DOMAIN && entry.device_id && !entry.hidden,
-  );
-  let details = {};
-  if (entries.length) {
-    try {
-      details = await hass.callWS({
-        type: "config/entity_registry/get_entries",
-        entity_ids: entries.map((entry) => entry.entity_id),
-      });
-    } catch (err) {
-      // eslint-disable-next-line no-console
-      console.warn("iot-zinx-ports: cannot read the entity registry, numbering by name", err);
-    }
-  }
-
-  const stations = new Map();
-  for (const entry of entries) {
-    const device = (hass.devices || {})[entry.device_id];
-    if (!device) continue;
-    let station = stations.get(entry.device_id);
-    if (!station) {
-      const identifier = (device.identifiers || []).find(([domain]) => domain === DOMAIN);
-      // The site device ("site_<entry id>", option "port_entities: connectivity") is no
-      // station: it shows its totals like one, under its name.
-      const isStation = identifier && !identifier[1].startsWith("site_");
-      station = {
-        deviceId: entry.device_id,
-        stationId: isStation ? identifier[1] : "",
-        name: device.name_by_user || device.name || entry.device_id,
-        station: {},
-        ports: new Map(),
-      };
-      stations.set(entry.device_id, station);
-    }
-    const domain = domainOf(entry.entity_id);
-    const uniqueId = (details[entry.entity_id] || {}).unique_id || "";
-    let match = PORT_UNIQUE_ID.exec(uniqueId);
-    let number;
-    let key;
-    if (match) {
-      number = Number(match[2]);
-      key = match[3];
-    } else if ((match = STATION_UNIQUE_ID.exec(uniqueId))) {
-      key = match[2];
-    } else if ((entry.translation_key || "").startsWith("port_")) {
-      // No unique id to read: fall back to the translation key and the name.
-      key = entry.translation_key.slice("port_".length);
-      const inName = PORT_IN_NAME.exec(entry.name || "");
-      if (!inName) continue;
-      number = Number(inName[1]);
-    } else {
-      key = entry.translation_key || entry.entity_id;
-    }
-    if (number === undefined) {
-      station.station[`${domain}.${key}`] = entry.entity_id;
-      continue;
-    }
-    if (!station.ports.has(number)) station.ports.set(number, { number, entities: {} });
-    station.ports.get(number).entities[`${domain}.${key}`] = entry.entity_id;
-  }
-
-  return [...stations.values()]
+  const { stations } = await hass.callWS({ type: `${DOMAIN}/port_map` });
+  return stations
     .map((station) => ({
-      ...station,
-      ports: [...station.ports.values()].sort((a, b) => a.number - b.number),
+      deviceId: station.device_id,
+      stationId: station.station_id,
+      name:
+        ((hass.devices || {})[station.device_id] || {}).name_by_user || station.name,
+      station: station.station,
+      ports: station.ports,
     }))
     .sort((a, b) => compare(a.name, b.name));
 }
