@@ -300,11 +300,11 @@ async def snapshot_entities(
 
 async def wait_for_station(
     hass: HomeAssistant,
-    device_id: str,
+    station_id: str,
     predicate: Callable[[Any], bool],
     within: float = 5.0,
 ) -> None:
-    """Wait until the hub's ``StationState`` of ``device_id`` satisfies ``predicate``.
+    """Wait until the hub's ``StationState`` of ``station_id`` satisfies ``predicate``.
 
     Polls the hub between event-loop turns: the simulator and the listener share the test's
     loop, so each turn lets frames travel, and the hub has processed what it has seen.
@@ -313,7 +313,7 @@ async def wait_for_station(
         while True:
             await hass.async_block_till_done()
             for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-                station = entry.runtime_data.stations.get(device_id)
+                station = entry.runtime_data.stations.get(station_id)
                 if station is not None and predicate(station):
                     return
             await asyncio.sleep(0.01)

@@ -32,13 +32,13 @@ NOW_TS = int(NOW.timestamp())
 
 
 def envelope(
-    number: int, device_id: str = STATION_A, event_type: str = "charging_start"
+    number: int, station_id: str = STATION_A, event_type: str = "charging_start"
 ) -> dict[str, Any]:
     """A documented envelope (docs/events.md), numbered to check order."""
     return {
         "event_id": f"7d3c6a52-0000-4000-8000-{number:012d}",
         "event_type": event_type,
-        "device_id": device_id,
+        "device_id": station_id,
         "port_number": 1,
         "timestamp": 1_767_225_600 + number,
         "data": {

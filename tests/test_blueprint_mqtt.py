@@ -26,11 +26,11 @@ BLUEPRINT = (
 ALL_TYPES = 14
 
 
-def envelope(device_id: str, event_type: str, **extra: Any) -> dict[str, Any]:
+def envelope(station_id: str, event_type: str, **extra: Any) -> dict[str, Any]:
     return {
-        "event_id": f"id-{device_id}-{event_type}",
+        "event_id": f"id-{station_id}-{event_type}",
         "event_type": event_type,
-        "device_id": device_id,
+        "device_id": station_id,
         "timestamp": 1_767_225_600,
         "data": {"is_charging": True, "fault_detected": False, "order_id": None, **extra},
     }
@@ -93,9 +93,9 @@ async def test_chosen_types_and_stations_only(hass: HomeAssistant, tmp_path: Pat
     calls = await setup_automation(
         hass, tmp_path, {"event_types": event_types, "stations": [device.id]}
     )
-    for device_id in ("04A228CD", "04A228CE"):
+    for station_id in ("04A228CD", "04A228CE"):
         for event_type in ("settlement", "device_heartbeat", "charging_end"):
-            hass.bus.async_fire(EVENT_IOT_ZINX, envelope(device_id, event_type))
+            hass.bus.async_fire(EVENT_IOT_ZINX, envelope(station_id, event_type))
     await hass.async_block_till_done()
     assert [call.data["topic"] for call in calls] == [
         "iot_zinx/04A228CE/settlement",

@@ -75,12 +75,12 @@ async def forwarding(hass: HomeAssistant) -> AsyncGenerator[ForwardingManager]:
     await async_unload_forwarding(hass)
 
 
-def station_device(hass: HomeAssistant, device_id: str, name: str) -> str:
+def station_device(hass: HomeAssistant, station_id: str, name: str) -> str:
     """A station in the device registry, as the hub registers it; returns its HA device id."""
     entry = MockConfigEntry(domain=DOMAIN)
     entry.add_to_hass(hass)
     device = dr.async_get(hass).async_get_or_create(
-        config_entry_id=entry.entry_id, identifiers={(DOMAIN, device_id)}, name=name
+        config_entry_id=entry.entry_id, identifiers={(DOMAIN, station_id)}, name=name
     )
     return device.id
 
@@ -92,19 +92,19 @@ class StationPower(SensorEntity):
     _attr_name = "Power"
     _attr_native_value = 0
 
-    def __init__(self, device_id: str) -> None:
+    def __init__(self, station_id: str) -> None:
         """Attach to the station's device."""
-        self._attr_unique_id = f"{device_id}_power"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, device_id)})
+        self._attr_unique_id = f"{station_id}_power"
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, station_id)})
 
 
-async def station_entity(hass: HomeAssistant, device_id: str) -> None:
+async def station_entity(hass: HomeAssistant, station_id: str) -> None:
     """Give a registered station an entity of the iot_zinx platform."""
-    device = device_by_identifier(hass, (DOMAIN, device_id))
+    device = device_by_identifier(hass, (DOMAIN, station_id))
     assert device is not None
     platform = MockEntityPlatform(hass, domain="sensor", platform_name=DOMAIN)
     platform.config_entry = hass.config_entries.async_get_entry(device.config_entry_id)
-    await platform.async_add_entities([StationPower(device_id)])
+    await platform.async_add_entities([StationPower(station_id)])
 
 
 async def automation_from(hass: HomeAssistant, path: str, inputs: dict[str, Any]) -> None:
@@ -187,10 +187,10 @@ async def test_forward_blueprint_filters(
     assert receiver.processed == [event_id(3), event_id(4)]
 
 
-def charging_end(device_id: str = STATION_A) -> dict[str, Any]:
+def charging_end(station_id: str = STATION_A) -> dict[str, Any]:
     """A charging_end envelope (docs/events.md) of port 2."""
     return {
-        **envelope(9, device_id, "charging_end"),
+        **envelope(9, station_id, "charging_end"),
         "port_number": 2,
         "data": {
             "order_id": "ORDER-0009",

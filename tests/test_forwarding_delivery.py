@@ -42,7 +42,7 @@ from .webhook_receiver import Receiver, wait_until
 ENTRY = OutboxEntry(
     seq=1,
     endpoint_key="k",
-    device_id="04A228CD",
+    station_id="04A228CD",
     event_id="e1",
     event_type="settlement",
     body=b'{"event_id":"e1"}',

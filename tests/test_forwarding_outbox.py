@@ -277,7 +277,7 @@ async def test_dead_letters_are_bounded(
                 url="http://u:p@example.com/hook?token=x",
                 event_id=event_id(number),
                 event_type="settlement",
-                device_id=STATION_A,
+                station_id=STATION_A,
                 reason="HTTP 400",
                 status=400,
                 failures=1,

@@ -195,11 +195,11 @@ async def sync(hass: HomeAssistant, station: SimulatedStation, captured: list[Ev
     await hass.async_block_till_done()
 
 
-def order_event_types(captured: list[Event], device_id: str) -> list[str]:
+def order_event_types(captured: list[Event], station_id: str) -> list[str]:
     """Event types of one station, with each run of 0x06 events folded into one pair."""
     types: list[str] = []
     for event in captured:
-        if event.data["device_id"] != device_id:
+        if event.data["device_id"] != station_id:
             continue
         kind = event.data["event_type"]
         if kind in ("power_heartbeat", "charging_power") and types[-2:] == [
@@ -826,7 +826,7 @@ async def test_host_gateway(
     assert sub_device.via_device_id == host_device.id
     assert host_device.model == "AP3000 host gateway"
     assert host_device.sw_version == "V1.01"
-    assert hub.stations["04A228CE"].host_device_id == "09A00001"
+    assert hub.stations["04A228CE"].host_station_id == "09A00001"
     assert hub.stations["09A00001"].is_host
     online = {e["device_id"]: e["data"]["device_type"] for e in of_type(captured, "device_online")}
     assert online == {"09A00001": 2, "04A228CE": 1}
@@ -854,9 +854,9 @@ async def test_sub_station_versions_link_the_host(
     host = simulator.add_host(0x09A00001, [], host_heartbeat_interval=6e6)
     await connect(hass, simulator, station, captured)
     await wait_event(captured, is_type("host_heartbeat"))
-    assert hub.stations[STATION_ID].host_device_id is None
+    assert hub.stations[STATION_ID].host_station_id is None
     host.send(SubStationVersions((SubStationVersion(0x21, 0, 126, 0x04A228CD),)))
-    await wait_until(lambda: hub.stations[STATION_ID].host_device_id is not None)
+    await wait_until(lambda: hub.stations[STATION_ID].host_station_id is not None)
     await hass.async_block_till_done()
     host_device = device_by_identifier(hass, (DOMAIN, "09A00001"))
     device = device_by_identifier(hass, (DOMAIN, STATION_ID))
@@ -1189,9 +1189,9 @@ async def test_observer_edge_cases(hass: HomeAssistant, init_integration: MockCo
 
     sub, host = link(0x04A228CE), link(0x09A00002)
     hub.station_online(sub)
-    assert hub.stations["04A228CE"].host_device_id is None
+    assert hub.stations["04A228CE"].host_station_id is None
     hub.station_online(host)
-    assert hub.stations["04A228CE"].host_device_id == "09A00002"
+    assert hub.stations["04A228CE"].host_station_id == "09A00002"
     host_device = device_by_identifier(hass, (DOMAIN, "09A00002"))
     sub_device = device_by_identifier(hass, (DOMAIN, "04A228CE"))
     assert host_device is not None

@@ -266,7 +266,7 @@ def test_compute_site_totals() -> None:
     first.ports[2] = PortState(2, status=0, power_w=None, lifetime_energy_kwh=1.25)
     second = StationState("04A228CE", 0x04A228CE)
     second.ports[1] = PortState(1, status=1, power_w=100.0, lifetime_energy_kwh=0.5)
-    stations = {station.device_id: station for station in (first, second)}
+    stations = {station.station_id: station for station in (first, second)}
     assert compute_site_totals(stations, removed_kwh=2.004) == SiteTotals(
         stations_online=1,
         charging_ports=2,

@@ -96,9 +96,9 @@ async def test_saves_waiting_behind_a_write_share_the_next(hass: HomeAssistant) 
     # 99 more arrive while it runs, each after changing the state.
     later = []
     for number in range(99):
-        device_id = f"{0x04A22900 + number:08X}"
-        stations[device_id] = StationState(device_id, 0x04A22900 + number)
-        store.mark_changed(device_id)
+        station_id = f"{0x04A22900 + number:08X}"
+        stations[station_id] = StationState(station_id, 0x04A22900 + number)
+        store.mark_changed(station_id)
         later.append(asyncio.ensure_future(store.async_save()))
     await asyncio.sleep(0)
     assert not first.done()
@@ -115,9 +115,9 @@ async def test_a_write_rebuilds_only_the_changed_stations(hass: HomeAssistant) -
     book = OrderBook(stations)
     store = HubStore(hass, "entry", book, stations)
     for number in range(3):
-        device_id = f"{0x04A22900 + number:08X}"
-        stations[device_id] = StationState(device_id, 0x04A22900 + number, port_count=2)
-        stations[device_id].port(1)
+        station_id = f"{0x04A22900 + number:08X}"
+        stations[station_id] = StationState(station_id, 0x04A22900 + number, port_count=2)
+        stations[station_id].port(1)
     book.open("04A22900:aa", Order("A", b"\xaa", 1, 100.0, 1))
     first_dump = store._dump()  # the first write after loading: everything
     first = as_json(first_dump)
@@ -134,8 +134,8 @@ async def test_a_write_rebuilds_only_the_changed_stations(hass: HomeAssistant) -
     book.orders["04A22900:aa"].energy_kwh = 1.5
     book.open("04A22902:bb", Order("B", b"\xbb", 1, 200.0, 1))
     del stations["04A22902"]
-    for device_id in ("04A22900", "04A22902"):
-        store.mark_changed(device_id)
+    for station_id in ("04A22900", "04A22902"):
+        store.mark_changed(station_id)
     second_dump = store._dump()
     second = as_json(second_dump)
     # The unmarked station's part is the very same bytes as before.
@@ -176,20 +176,20 @@ async def test_steady_settlements_share_writes(hass: HomeAssistant) -> None:
     start = loop.time()
     calls = []
     for number in range(10):  # one settlement every 50 ms for half a second
-        device_id = f"{0x04A22900 + number:08X}"
-        stations[device_id] = StationState(device_id, 0x04A22900 + number)
-        store.mark_changed(device_id)
+        station_id = f"{0x04A22900 + number:08X}"
+        stations[station_id] = StationState(station_id, 0x04A22900 + number)
+        store.mark_changed(station_id)
         call = asyncio.ensure_future(store.async_save())
-        calls.append((device_id, loop.time(), call))
+        calls.append((station_id, loop.time(), call))
         await asyncio.sleep(0.05)
     await asyncio.gather(*(call for _, _, call in calls))
 
     assert writes[0][0] - start < 0.05  # the first, after a quiet interval: at once
     assert 3 <= len(writes) <= 4  # not ten
     assert all(b[0] - a[0] >= 0.19 for a, b in itertools.pairwise(writes))
-    for device_id, called_at, _ in calls:
+    for station_id, called_at, _ in calls:
         # Covered by a write that started after the call and contains its station.
-        assert any(at >= called_at and device_id in saved for at, saved in writes)
+        assert any(at >= called_at and station_id in saved for at, saved in writes)
 
 
 async def test_an_opened_order_right_after_a_write_waits_for_the_interval(

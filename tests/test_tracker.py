@@ -67,12 +67,12 @@ def test_a_host_gateway_adopts_the_sub_stations_on_its_connection() -> None:
     stations.online(link(STATION, conn_id=9))
     effects = stations.online(link(HOST, conn_id=9))
     sub = stations.stations["04A228CD"]
-    assert sub.host_device_id == "09A00002"
+    assert sub.host_station_id == "09A00002"
     # The sub-station's device gets its via device, is saved and its entities told.
     assert effects[1:4] == [RefreshDevice(sub), Save(), Notify(sub)]
     # Another station on another connection stays on its own.
     stations.online(link(0x04A228CE, conn_id=10))
-    assert stations.stations["04A228CE"].host_device_id is None
+    assert stations.stations["04A228CE"].host_station_id is None
 
 
 def test_heartbeats_tell_only_the_ports_that_changed() -> None:

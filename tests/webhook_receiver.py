@@ -170,9 +170,9 @@ class Receiver:
             self._runner = None
         self.release = asyncio.Event()
 
-    def bodies_of(self, device_id: str) -> list[str]:
+    def bodies_of(self, station_id: str) -> list[str]:
         """event_ids received for one station, in order (repeats included)."""
-        return [r.event_id for r in self.requests if r.event["device_id"] == device_id]
+        return [r.event_id for r in self.requests if r.event["device_id"] == station_id]
 
 
 async def wait_until(predicate: Callable[[], bool], seconds: float = 5.0) -> None:

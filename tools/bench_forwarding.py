@@ -106,12 +106,12 @@ def envelopes(count: int, stations: int) -> list[dict[str, Any]]:
     """Power heartbeats, the most frequent documented event, round-robin over stations."""
     events = []
     for number in range(count):
-        device_id = f"04A2{number % stations:04X}"
+        station_id = f"04A2{number % stations:04X}"
         events.append(
             {
                 "event_id": str(uuid.uuid4()),
                 "event_type": "power_heartbeat",
-                "device_id": device_id,
+                "device_id": station_id,
                 "port_number": 1 + number % 10,
                 "timestamp": 1_767_225_600 + number,
                 "data": {

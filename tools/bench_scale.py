@@ -326,7 +326,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def device_id(index: int) -> str:
+def station_id(index: int) -> str:
     return f"{FIRST_ID + index:08X}"
 
 
@@ -697,7 +697,7 @@ async def call_many(ws: Ws, service: str, targets: list[tuple[int, int]], limit:
                     "call_service",
                     domain="iot_zinx",
                     service=service,
-                    service_data={"station_id": device_id(index), "port": port + 1},
+                    service_data={"station_id": station_id(index), "port": port + 1},
                 )
             except RuntimeError:
                 failures += 1
@@ -831,13 +831,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             redial_probes = args.port_entities == "connectivity"
             if args.port_entities in ("none", "connectivity"):
                 probe_ports = []  # no port entity: heartbeats (none) or redials are the probes
-            keys = [("sensor", f"{device_id(i)}_port{p + 1}_power") for i, p in probe_ports]
+            keys = [("sensor", f"{station_id(i)}_port{p + 1}_power") for i, p in probe_ports]
             if redial_probes:
                 # One entity per station, which a heartbeat does not change: a probe is a
                 # station redialling, and its register frame turns its connectivity on.
-                keys += [("binary_sensor", f"{device_id(i)}_connectivity") for i in probe_stations]
+                keys += [("binary_sensor", f"{station_id(i)}_connectivity") for i in probe_stations]
             else:
-                keys += [("sensor", f"{device_id(i)}_voltage") for i in probe_stations]
+                keys += [("sensor", f"{station_id(i)}_voltage") for i in probe_stations]
             entity_ids = await ws.call("iot_zinx_bench/entity_ids", keys=keys)
             port_entity = dict(zip(probe_ports, entity_ids[: len(probe_ports)], strict=True))
             station_entity = dict(zip(probe_stations, entity_ids[len(probe_ports) :], strict=True))

@@ -140,7 +140,7 @@ async def async_remove_config_entry_device(
         return not site_entities_wanted(port_entity_level(entry))
     hub = entry.runtime_data
     return all(
-        hub.async_remove_station(device_id)
-        for domain, device_id in device_entry.identifiers
+        hub.async_remove_station(station_id)
+        for domain, station_id in device_entry.identifiers
         if domain == DOMAIN
     )

@@ -75,7 +75,7 @@ async def async_setup_entry(
 
     def station_entities(hub: IotZinxHub, station: StationState) -> list[BinarySensorEntity]:
         return [
-            IotZinxConnectivitySensor(hub, station.device_id, description)
+            IotZinxConnectivitySensor(hub, station.station_id, description)
             for description in STATION_BINARY_SENSORS
         ]
 
@@ -83,7 +83,7 @@ async def async_setup_entry(
         hub: IotZinxHub, station: StationState, port: int
     ) -> list[BinarySensorEntity]:
         return [
-            IotZinxPortBinarySensor(hub, station.device_id, port, description)
+            IotZinxPortBinarySensor(hub, station.station_id, port, description)
             for description in PORT_BINARY_SENSORS
         ]
 

@@ -44,14 +44,14 @@ BUTTONS: tuple[IotZinxButtonDescription, ...] = (
         device_class=ButtonDeviceClass.RESTART,
         entity_category=EntityCategory.CONFIG,
         exists_fn=is_charging_station,
-        press_fn=lambda hub, device_id: hub.orders.async_reboot(device_id),
+        press_fn=lambda hub, station_id: hub.orders.async_reboot(station_id),
     ),
     IotZinxButtonDescription(
         key="query_status",
         translation_key="query_status",
         entity_category=EntityCategory.DIAGNOSTIC,
         exists_fn=is_charging_station,
-        press_fn=lambda hub, device_id: hub.orders.async_query_status(device_id),
+        press_fn=lambda hub, station_id: hub.orders.async_query_status(station_id),
     ),
 )
 
@@ -65,7 +65,7 @@ async def async_setup_entry(
 
     def station_entities(hub: IotZinxHub, station: StationState) -> list[ButtonEntity]:
         return [
-            IotZinxButton(hub, station.device_id, description)
+            IotZinxButton(hub, station.station_id, description)
             for description in BUTTONS
             if description.exists_fn(station)
         ]
@@ -88,4 +88,4 @@ class IotZinxButton(IotZinxEntity, ButtonEntity):
     @handle_command_errors
     async def async_press(self) -> None:
         """Send the command."""
-        await self.entity_description.press_fn(self.hub, self.device_id)
+        await self.entity_description.press_fn(self.hub, self.station_id)

@@ -43,12 +43,12 @@ def starts_charging(swipe: CardSwipe, reply: CardReply) -> bool:
 
 
 async def async_card_start(
-    orders: Orders, device_id: str, port: int, card: str, charge: ChargeParameters
+    orders: Orders, station_id: str, port: int, card: str, charge: ChargeParameters
 ) -> None:
     """Start ``port`` (1-based) for an accepted card; a failure is logged, not raised."""
     try:
         await orders.async_start_charging(
-            device_id,
+            station_id,
             port,
             mode=charge.mode,
             minutes=charge.minutes,
@@ -56,4 +56,4 @@ async def async_card_start(
         )
     except CommandError as err:
         # charging_failed was fired already when the station answered or timed out.
-        _LOGGER.warning("Card %s could not start port %s of %s: %s", card, port, device_id, err)
+        _LOGGER.warning("Card %s could not start port %s of %s: %s", card, port, station_id, err)

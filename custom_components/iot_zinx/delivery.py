@@ -105,7 +105,7 @@ def build_headers(endpoint: Endpoint, entry: OutboxEntry, sent_at: int) -> dict[
         hdrs.CONTENT_TYPE: "application/json",
         hdrs.USER_AGENT: USER_AGENT,
         "X-Event-Type": entry.event_type,
-        "X-Device-ID": entry.device_id,
+        "X-Device-ID": entry.station_id,
         "X-Timestamp": str(sent_at),
     }
     if endpoint.token:

@@ -30,32 +30,32 @@ class StationDevices:
         details: dict[str, Any] = {}
         if station.firmware_version is not None:
             details["sw_version"] = station.firmware_version
-        if station.host_device_id is not None and (
+        if station.host_station_id is not None and (
             host := registry.async_get_device_by_identifier(
-                (DOMAIN, station.host_device_id), self._entry_id
+                (DOMAIN, station.host_station_id), self._entry_id
             )
         ):
             details["via_device_id"] = host.id
         registry.async_get_or_create(
             config_entry_id=self._entry_id,
-            identifiers={(DOMAIN, station.device_id)},
+            identifiers={(DOMAIN, station.station_id)},
             manufacturer=MANUFACTURER,
             model=station.model,
-            name=f"AP3000 {station.device_id}",
+            name=f"AP3000 {station.station_id}",
             serial_number=str(station.qr_number),
             **details,
         )
 
-    def device_info(self, device_id: str) -> DeviceInfo:
+    def device_info(self, station_id: str) -> DeviceInfo:
         """The station's DeviceInfo for its entities: identifiers only, one per station.
 
         ``refresh`` owns the device's name, model and firmware in the registry and updates
         them when a station re-registers; Home Assistant only reads this, so it can be shared.
         """
-        if (info := self.infos.get(device_id)) is None:
-            info = self.infos[device_id] = DeviceInfo(identifiers={(DOMAIN, device_id)})
+        if (info := self.infos.get(station_id)) is None:
+            info = self.infos[station_id] = DeviceInfo(identifiers={(DOMAIN, station_id)})
         return info
 
-    def forget(self, device_id: str) -> None:
+    def forget(self, station_id: str) -> None:
         """The station was removed."""
-        self.infos.pop(device_id, None)
+        self.infos.pop(station_id, None)

@@ -28,18 +28,18 @@ class IotZinxEntity(Entity):
     _attr_has_entity_name = True
     _attr_should_poll = False
 
-    def __init__(self, hub: IotZinxHub, device_id: str, description: EntityDescription) -> None:
+    def __init__(self, hub: IotZinxHub, station_id: str, description: EntityDescription) -> None:
         """Attach the entity to the station's device."""
         self.hub = hub
-        self.device_id = device_id
+        self.station_id = station_id
         self.entity_description = description
-        self._attr_unique_id = station_unique_id(device_id, description.key)
-        self._attr_device_info = hub.device_info(device_id)
+        self._attr_unique_id = station_unique_id(station_id, description.key)
+        self._attr_device_info = hub.device_info(station_id)
 
     @property
     def station(self) -> StationState | None:
         """The station's live state; ``None`` once the station was removed."""
-        return self.hub.stations.get(self.device_id)
+        return self.hub.stations.get(self.station_id)
 
     @property
     def available(self) -> bool:
@@ -48,7 +48,7 @@ class IotZinxEntity(Entity):
 
     def _update_signal(self) -> str:
         """The dispatcher signal after which this entity writes its state."""
-        return signal_station_update(self.hub.entry.entry_id, self.device_id)
+        return signal_station_update(self.hub.entry.entry_id, self.station_id)
 
     async def async_added_to_hass(self) -> None:
         """Write the state whenever the hub reports a change of the station."""
@@ -62,12 +62,12 @@ class IotZinxPortEntity(IotZinxEntity):
     """An entity of one port of a station, named "Port {port} ..." by its translation."""
 
     def __init__(
-        self, hub: IotZinxHub, device_id: str, port: int, description: EntityDescription
+        self, hub: IotZinxHub, station_id: str, port: int, description: EntityDescription
     ) -> None:
         """Attach the entity to the station's device, keyed by the 1-based port number."""
-        super().__init__(hub, device_id, description)
+        super().__init__(hub, station_id, description)
         self.port_number = port
-        self._attr_unique_id = port_unique_id(device_id, port, description.key)
+        self._attr_unique_id = port_unique_id(station_id, port, description.key)
         self._attr_translation_placeholders = {"port": str(port)}
 
     @property
@@ -77,11 +77,11 @@ class IotZinxPortEntity(IotZinxEntity):
 
     def _update_signal(self) -> str:
         """Only this port's changes (the hub also sends them when the station changes)."""
-        return signal_port_update(self.hub.entry.entry_id, self.device_id, self.port_number)
+        return signal_port_update(self.hub.entry.entry_id, self.station_id, self.port_number)
 
 
 class IotZinxStationTotalEntity(IotZinxEntity):
     """An entity of a station that sums up its ports: updated whenever any port changes."""
 
     def _update_signal(self) -> str:
-        return signal_station_ports(self.hub.entry.entry_id, self.device_id)
+        return signal_station_ports(self.hub.entry.entry_id, self.station_id)

@@ -33,14 +33,14 @@ _PORT_UNIQUE_ID = re.compile(r"^(?P<station>[0-9A-F]{8})_port(?P<port>\d+)_(?P<k
 _STATION_UNIQUE_ID = re.compile(r"^(?P<station>[0-9A-F]{8})_(?P<key>.+)$")
 
 
-def station_unique_id(device_id: str, key: str) -> str:
+def station_unique_id(station_id: str, key: str) -> str:
     """``"04A228CD_voltage"``: an entity of the station itself."""
-    return f"{device_id}_{key}"
+    return f"{station_id}_{key}"
 
 
-def port_unique_id(device_id: str, port: int, key: str) -> str:
+def port_unique_id(station_id: str, port: int, key: str) -> str:
     """``"04A228CD_port1_power"``: an entity of one port (1-based)."""
-    return f"{device_id}_port{port}_{key}"
+    return f"{station_id}_port{port}_{key}"
 
 
 @dataclass(frozen=True, slots=True)

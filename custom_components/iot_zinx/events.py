@@ -99,7 +99,7 @@ PORT_EVENT_TYPES: Final = frozenset(
 
 def envelope(
     event_type: EventType,
-    device_id: str,
+    station_id: str,
     data: dict[str, Any],
     *,
     port_number: int | None = None,
@@ -109,7 +109,7 @@ def envelope(
     event: Envelope = {
         "event_id": new_event_id(),
         "event_type": str(event_type),
-        "device_id": device_id,
+        "device_id": station_id,
     }
     if port_number is not None:
         event["port_number"] = port_number
@@ -255,7 +255,7 @@ def device_heartbeat(
 
 
 def port_heartbeat(
-    device_id: str,
+    station_id: str,
     port_number: int,
     status: int,
     previous_status: int,
@@ -278,12 +278,12 @@ def port_heartbeat(
         "temperature": temperature_c,
     }
     return envelope(
-        EventType.PORT_HEARTBEAT, device_id, data, port_number=port_number, timestamp=now
+        EventType.PORT_HEARTBEAT, station_id, data, port_number=port_number, timestamp=now
     )
 
 
 def power_heartbeat(
-    device_id: str, message: PowerHeartbeat, *, timestamp: float | None = None
+    station_id: str, message: PowerHeartbeat, *, timestamp: float | None = None
 ) -> Envelope:
     """Every 0x06 port power frame."""
     data = {
@@ -304,7 +304,7 @@ def power_heartbeat(
     }
     return envelope(
         EventType.POWER_HEARTBEAT,
-        device_id,
+        station_id,
         data,
         port_number=message.port + 1,
         timestamp=timestamp,
@@ -319,7 +319,7 @@ def power_factor(power_w: float, voltage_v: float | None, current_a: float | Non
 
 
 def charging_power(
-    device_id: str, message: PowerHeartbeat, order: Order, *, timestamp: float | None = None
+    station_id: str, message: PowerHeartbeat, order: Order, *, timestamp: float | None = None
 ) -> Envelope:
     """Every 0x06 frame of a port with an order."""
     data: dict[str, Any] = {
@@ -335,7 +335,7 @@ def charging_power(
         data["power_factor"] = factor
     return envelope(
         EventType.CHARGING_POWER,
-        device_id,
+        station_id,
         data,
         port_number=message.port + 1,
         timestamp=timestamp,
@@ -374,7 +374,7 @@ def charging_start(
 
 
 def charging_failed(
-    device_id: str,
+    station_id: str,
     port_number: int,
     *,
     order_number: str,
@@ -396,7 +396,7 @@ def charging_failed(
         "message_id": message_id_text(message_id),
     }
     return envelope(
-        EventType.CHARGING_FAILED, device_id, data, port_number=port_number, timestamp=now
+        EventType.CHARGING_FAILED, station_id, data, port_number=port_number, timestamp=now
     )
 
 
@@ -416,7 +416,7 @@ def order_times(
 
 
 def charging_end(
-    device_id: str,
+    station_id: str,
     settlement: Settlement,
     order: Order | None,
     *,
@@ -442,7 +442,7 @@ def charging_end(
     }
     return envelope(
         EventType.CHARGING_END,
-        device_id,
+        station_id,
         data,
         port_number=settlement.port + 1,
         timestamp=now,
@@ -453,7 +453,7 @@ def _order_number(settlement: Settlement, order: Order | None) -> str:
     return order.order_number if order is not None else order_no_text(settlement.order_no)
 
 
-def settlement_id(device_id: str, settlement: Settlement) -> str:
+def settlement_id(station_id: str, settlement: Settlement) -> str:
     """A stable id for one settlement: the same for every resend of it (docs/protocol.md 3).
 
     Built from the fields that identify the settlement, not from its message id (a station
@@ -461,7 +461,7 @@ def settlement_id(device_id: str, settlement: Settlement) -> str:
     """
     key = "|".join(
         (
-            device_id,
+            station_id,
             settlement.order_no.hex(),
             str(settlement.port),
             str(settlement.duration_s),
@@ -470,7 +470,7 @@ def settlement_id(device_id: str, settlement: Settlement) -> str:
             str(settlement.card_id),
         )
     )
-    return f"{device_id}-{hashlib.sha1(key.encode('ascii')).hexdigest()[:16].upper()}"
+    return f"{station_id}-{hashlib.sha1(key.encode('ascii')).hexdigest()[:16].upper()}"
 
 
 def _fen(energy_kwh: float, price_cny_per_kwh: float) -> Decimal:
@@ -493,7 +493,7 @@ def fees(energy_kwh: float, electricity_price: float, service_price: float) -> t
 
 
 def settlement(
-    device_id: str,
+    station_id: str,
     message: Settlement,
     order: Order | None,
     *,
@@ -515,7 +515,7 @@ def settlement(
         "start_time": int(start),
         "end_time": int(end),
         "charge_duration": message.duration_s,
-        "settlement_id": settlement_id(device_id, message),
+        "settlement_id": settlement_id(station_id, message),
         "settlement_type": SETTLEMENT_TYPE_NORMAL,
         "command": command_text(message.COMMAND),
         "stop_reason": message.stop_reason,
@@ -523,7 +523,7 @@ def settlement(
         "start_mode": message.start_mode,
     }
     return envelope(
-        EventType.SETTLEMENT, device_id, data, port_number=message.port + 1, timestamp=now
+        EventType.SETTLEMENT, station_id, data, port_number=message.port + 1, timestamp=now
     )
 
 
@@ -531,7 +531,7 @@ def settlement(
 
 
 def card_swipe(
-    device_id: str, swipe: CardSwipe, reply: CardReply, *, timestamp: float | None = None
+    station_id: str, swipe: CardSwipe, reply: CardReply, *, timestamp: float | None = None
 ) -> Envelope:
     """A 0x02 card swipe and the gateway's decision (extension).
 
@@ -551,10 +551,10 @@ def card_swipe(
         "command": command_text(swipe.COMMAND),
     }
     port_number = None if swipe.port == PORT_ANY else swipe.port + 1
-    return envelope(EventType.CARD_SWIPE, device_id, data, port_number=port_number, timestamp=now)
+    return envelope(EventType.CARD_SWIPE, station_id, data, port_number=port_number, timestamp=now)
 
 
-def device_alarm(device_id: str, alarm: Alarm, *, timestamp: float | None = None) -> Envelope:
+def device_alarm(station_id: str, alarm: Alarm, *, timestamp: float | None = None) -> Envelope:
     """A 0x42 alarm (extension). ``port`` is the wire byte: a port or a sensor's address."""
     now = _now(timestamp)
     data = {
@@ -565,7 +565,7 @@ def device_alarm(device_id: str, alarm: Alarm, *, timestamp: float | None = None
         "alarm_time": int(now),
         "command": command_text(alarm.COMMAND),
     }
-    return envelope(EventType.DEVICE_ALARM, device_id, data, timestamp=now)
+    return envelope(EventType.DEVICE_ALARM, station_id, data, timestamp=now)
 
 
 def host_heartbeat(

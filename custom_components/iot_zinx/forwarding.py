@@ -135,7 +135,7 @@ class EndpointView:
 class _Lane:
     """The queue of one station for one endpoint; at most one attempt in flight."""
 
-    device_id: str
+    station_id: str
     queue: deque[OutboxEntry] = field(default_factory=deque)
     task: asyncio.Task[None] | None = None
     timer: CALLBACK_TYPE | None = None
@@ -207,7 +207,7 @@ class ForwardingManager:
         pending = await self.outbox.async_load()
         for entry in pending:
             runtime = self._runtime(self.outbox.endpoints[entry.endpoint_key])
-            self._lane(runtime, entry.device_id).queue.append(entry)
+            self._lane(runtime, entry.station_id).queue.append(entry)
             runtime.pending_ids.add(entry.event_id)
         self._forget_idle_endpoints()
         self._accepting = self._delivering = True
@@ -349,13 +349,13 @@ class ForwardingManager:
             )
         entry, durable = self.outbox.append(
             endpoint,
-            device_id=envelope["device_id"],
+            station_id=envelope["device_id"],
             event_id=event_id,
             event_type=envelope["event_type"],
             body=body,
             now=time.time(),
         )
-        lane = self._lane(runtime, entry.device_id)
+        lane = self._lane(runtime, entry.station_id)
         lane.queue.append(entry)
         runtime.pending_ids.add(event_id)
         self._kick(runtime, lane)
@@ -375,9 +375,9 @@ class ForwardingManager:
         return runtime
 
     @staticmethod
-    def _lane(runtime: _EndpointRuntime, device_id: str) -> _Lane:
-        if (lane := runtime.lanes.get(device_id)) is None:
-            lane = runtime.lanes[device_id] = _Lane(device_id)
+    def _lane(runtime: _EndpointRuntime, station_id: str) -> _Lane:
+        if (lane := runtime.lanes.get(station_id)) is None:
+            lane = runtime.lanes[station_id] = _Lane(station_id)
         return lane
 
     # -- workers ----------------------------------------------------------------------------
@@ -389,7 +389,7 @@ class ForwardingManager:
             return
         task = self.hass.async_create_background_task(
             self._async_run_lane(runtime, lane),
-            f"{DOMAIN} forwarding {runtime.endpoint.key} {lane.device_id}",
+            f"{DOMAIN} forwarding {runtime.endpoint.key} {lane.station_id}",
         )
         # Started eagerly: a lane that only had to arm its retry timer is already finished
         # (and has cleared `lane.task` itself).
@@ -409,7 +409,7 @@ class ForwardingManager:
         finally:
             lane.task = None
             if not lane.queue and lane.timer is None:
-                runtime.lanes.pop(lane.device_id, None)
+                runtime.lanes.pop(lane.station_id, None)
 
     def _wait_before(self, runtime: _EndpointRuntime, entry: OutboxEntry) -> float:
         retry = self.outbox.retries.get(entry.seq)
@@ -550,7 +550,7 @@ class ForwardingManager:
                 url=runtime.endpoint.url,
                 event_id=entry.event_id,
                 event_type=entry.event_type,
-                device_id=entry.device_id,
+                station_id=entry.station_id,
                 reason=reason,
                 status=result.status,
                 failures=failures,
@@ -564,7 +564,7 @@ class ForwardingManager:
             "it is kept in the dead letters (see the diagnostics)",
             entry.event_type,
             entry.event_id,
-            entry.device_id,
+            entry.station_id,
             runtime.endpoint.display_url,
             reason,
         )
@@ -724,8 +724,8 @@ class ForwardingManager:
                     },
                     "backlog": len(runtime.pending_ids) if runtime else 0,
                     "stations": {
-                        device_id: len(lane.queue)
-                        for device_id, lane in (runtime.lanes.items() if runtime else ())
+                        station_id: len(lane.queue)
+                        for station_id, lane in (runtime.lanes.items() if runtime else ())
                     },
                     "paused_until": _iso(runtime.paused_until or None) if runtime else None,
                     "delivered": stats.delivered,
@@ -754,7 +754,7 @@ class ForwardingManager:
                     "url": strip_credentials(letter.url),
                     "event_id": letter.event_id,
                     "event_type": letter.event_type,
-                    "device_id": letter.device_id,
+                    "device_id": letter.station_id,
                     "reason": letter.reason,
                     "status": letter.status,
                     "failures": letter.failures,

@@ -60,7 +60,7 @@ def handle_command_errors[**P, R](
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="no_active_order",
-                translation_placeholders={"device_id": err.device_id, "port": str(err.port)},
+                translation_placeholders={"device_id": err.station_id, "port": str(err.port)},
             ) from err
         except CommandError as err:
             # Any other refusal the protocol package may add (a busy station, ...): still

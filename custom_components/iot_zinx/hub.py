@@ -191,7 +191,7 @@ class IotZinxHub:
                     self._store.schedule_save(delay)
                 case NewStation(station):
                     async_dispatcher_send(
-                        self.hass, signal_new_station(self.entry.entry_id), station.device_id
+                        self.hass, signal_new_station(self.entry.entry_id), station.station_id
                     )
                     self._fleet.check(len(self.stations))
 
@@ -200,7 +200,7 @@ class IotZinxHub:
         self, station: StationState, ports: Iterable[int] | None, station_level: bool
     ) -> None:
         """Tell the entities; whatever they are told about, the next store write includes."""
-        self._store.mark_changed(station.device_id)
+        self._store.mark_changed(station.station_id)
         self.site.changed()
         async_send_station_changed(
             self.hass, self.entry.entry_id, station, ports, station_level=station_level
@@ -220,25 +220,25 @@ class IotZinxHub:
         """The DeviceInfo of every station that has entities (see ``device_info``)."""
         return self.devices.infos
 
-    def device_info(self, device_id: str) -> DeviceInfo:
+    def device_info(self, station_id: str) -> DeviceInfo:
         """The station's DeviceInfo for its entities: identifiers only, one per station."""
-        return self.devices.device_info(device_id)
+        return self.devices.device_info(station_id)
 
     @callback
-    def async_remove_station(self, device_id: str) -> bool:
+    def async_remove_station(self, station_id: str) -> bool:
         """Forget an offline station (its device is being removed); False while online."""
-        station = self.stations.get(device_id)
+        station = self.stations.get(station_id)
         if station is not None and station.online:
             return False
-        self.stations.pop(device_id, None)
-        self.devices.forget(device_id)
+        self.stations.pop(station_id, None)
+        self.devices.forget(station_id)
         delivered = (
             0.0
             if station is None
             else sum(port.lifetime_energy_kwh for port in station.ports.values())
         )
-        self._book.forget_station(device_id, delivered)
-        self._store.mark_changed(device_id)
+        self._book.forget_station(station_id, delivered)
+        self._store.mark_changed(station_id)
         self._store.schedule_save()
         self.site.changed()
         return True
@@ -255,7 +255,7 @@ class IotZinxHub:
             "open_orders": len(self._book.orders),
             "recent_settlements": self._book.recent_settlements,
             "stations": {
-                device_id: station.diagnostics()
-                for device_id, station in sorted(self.stations.items())
+                station_id: station.diagnostics()
+                for station_id, station in sorted(self.stations.items())
             },
         }

@@ -97,7 +97,7 @@ class PortState:
 class StationState:
     """One station (or host gateway), online or not."""
 
-    device_id: str  # "04AB373B"
+    station_id: str  # "04AB373B"
     physical_id: int
     online: bool = False
     port_count: int = 0
@@ -111,7 +111,7 @@ class StationState:
     iccid: str | None = None
     remote_addr: str | None = None
     last_heartbeat: datetime | None = None
-    host_device_id: str | None = None  # the host gateway a sub-station talks through
+    host_station_id: str | None = None  # the host gateway a sub-station talks through
     conn_id: int | None = None
     connected_at: datetime | None = None
     offline_reason: str | None = None  # protocol.server.OfflineReason of the last link end
@@ -177,7 +177,7 @@ class StationState:
             "device_type": self.device_type,
             "work_mode": self.work_mode,
             "port_count": self.port_count,
-            "host_device_id": self.host_device_id,
+            "host_device_id": self.host_station_id,
             "remote_addr": self.remote_addr,
             "iccid": self.iccid,
             "offline_reason": self.offline_reason,

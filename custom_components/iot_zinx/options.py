@@ -63,7 +63,7 @@ class ServerOptions:
     service_price: float  # CNY per kWh
     card_policy: str
     card_allow_list: frozenset[str]  # upper-case hex
-    # None: every station is admitted; else the upper-case device ids that are.
+    # None: every station is admitted; else the upper-case station ids that are.
     station_allow_list: frozenset[str] | None
     port_entities: str
     large_site_tuning: bool

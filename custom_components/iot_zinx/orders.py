@@ -64,9 +64,9 @@ class ChargeOutcome:
 class NoActiveOrderError(CommandError):
     """A stop for a port without a known order: the station ignores a stop without it."""
 
-    def __init__(self, device_id: str, port: int) -> None:
-        super().__init__(f"port {port} of station {device_id} has no running order to stop")
-        self.device_id = device_id
+    def __init__(self, station_id: str, port: int) -> None:
+        super().__init__(f"port {port} of station {station_id} has no running order to stop")
+        self.station_id = station_id
         self.port = port
 
 
@@ -94,7 +94,7 @@ class Orders:
         # a 0x06 can report an order before its start reply arrives).
         self.pending: dict[str, Order] = {}
         # While start commands to a station wait for their reply, its events wait too
-        # (device_id -> events, and how many starts are out). The state is updated at once.
+        # (station_id -> events, and how many starts are out). The state is updated at once.
         self._held: dict[str, list[events.Envelope]] = {}
         self._starting: dict[str, int] = {}
         # Message id of the last 0x82 sent to each physical id (the events name it).
@@ -118,16 +118,16 @@ class Orders:
         if direction == "out" and frame.command == _CMD_CHARGE_CONTROL:
             self._charge_message_ids[frame.physical_id] = frame.message_id
 
-    def port_number(self, device_id: str, port: int) -> int:
-        station = self._stations.get(device_id)
+    def port_number(self, station_id: str, port: int) -> int:
+        station = self._stations.get(station_id)
         limit = station.port_count if station is not None and station.port_count else 16
         if not 1 <= port <= limit:
-            raise ValueError(f"station {device_id} has no port {port} (1..{limit})")
+            raise ValueError(f"station {station_id} has no port {port} (1..{limit})")
         return port
 
     async def async_start_charging(
         self,
-        device_id: str,
+        station_id: str,
         port: int,
         *,
         mode: ChargeMode,
@@ -137,7 +137,7 @@ class Orders:
         max_power_w: float | None = None,
     ) -> ChargeOutcome:
         """Start charging ``port`` (1-based); ``StationRefusedError`` when refused."""
-        self.port_number(device_id, port)
+        self.port_number(station_id, port)
         if mode is ChargeMode.ENERGY:
             if energy_kwh is None:
                 raise ValueError("energy mode needs energy_kwh")
@@ -171,32 +171,32 @@ class Orders:
             started_at=0.0,
             start_mode=int(codes.StartMode.ONLINE),
         )
-        key = order_key(device_id, order_no)
+        key = order_key(station_id, order_no)
         self.pending[key] = order
-        self._held.setdefault(device_id, [])
-        self._starting[device_id] = self._starting.get(device_id, 0) + 1
+        self._held.setdefault(station_id, [])
+        self._starting[station_id] = self._starting.get(station_id, 0) + 1
         try:
-            return await self._async_send_start(device_id, command, order)
+            return await self._async_send_start(station_id, command, order)
         finally:
             del self.pending[key]
-            self._starting[device_id] -= 1
-            if not self._starting[device_id]:
-                del self._starting[device_id]
-                for event in self._held.pop(device_id):
+            self._starting[station_id] -= 1
+            if not self._starting[station_id]:
+                del self._starting[station_id]
+                for event in self._held.pop(station_id):
                     self._fire_now(event)
 
     async def _async_send_start(
-        self, device_id: str, command: ChargeControl, order: Order
+        self, station_id: str, command: ChargeControl, order: Order
     ) -> ChargeOutcome:
         # The link as the command leaves: charging_start names the connection that carried
         # it, even if the station drops it right after answering.
-        link = self._server.link(device_id)
+        link = self._server.link(station_id)
         try:
-            reply = await self._server.request(device_id, command)
+            reply = await self._server.request(station_id, command)
         except CommandTimeoutError as err:
             self._fire_now(
                 events.charging_failed(
-                    device_id,
+                    station_id,
                     order.port,
                     order_number=order.order_number,
                     response_code=int(codes.ChargeResult.NO_RESPONSE),
@@ -206,23 +206,23 @@ class Orders:
             raise
         code = self._charge_result(reply)
         desc = codes.describe(codes.ChargeResult, code)
-        station = self._stations[device_id]
+        station = self._stations[station_id]
         message_id = self._charge_message_ids.get(station.physical_id, 0)
         if code != codes.ChargeResult.DONE:
             self._fire_now(
                 events.charging_failed(
-                    device_id,
+                    station_id,
                     order.port,
                     order_number=order.order_number,
                     response_code=code,
                     message_id=message_id,
                 )
             )
-            raise StationRefusedError(device_id, _CMD_CHARGE_CONTROL, code, desc)
+            raise StationRefusedError(station_id, _CMD_CHARGE_CONTROL, code, desc)
         now = time.time()
         if not order.started_at:
             order.started_at = now
-        self._book.open(order_key(device_id, order.order_no), order)
+        self._book.open(order_key(station_id, order.order_no), order)
         port = station.port(order.port)
         if port.order is not order:
             port.order = order
@@ -242,16 +242,16 @@ class Orders:
         # A station that answers 0x82 with something undecodable has not done it.
         return int(codes.ChargeResult.NO_RESPONSE)
 
-    async def async_stop_charging(self, device_id: str, port: int) -> ChargeOutcome:
+    async def async_stop_charging(self, station_id: str, port: int) -> ChargeOutcome:
         """Stop the running order of ``port``; its settlement follows (0x03)."""
-        self.port_number(device_id, port)
-        station = self._stations.get(device_id)
+        self.port_number(station_id, port)
+        station = self._stations.get(station_id)
         state = None if station is None else station.ports.get(port)
         if state is None or state.order is None:
-            raise NoActiveOrderError(device_id, port)
+            raise NoActiveOrderError(station_id, port)
         order = state.order
         reply = await self._server.request(
-            device_id,
+            station_id,
             ChargeControl(
                 rate_mode=codes.RateMode.TIME,
                 balance_or_expiry=0,
@@ -267,34 +267,34 @@ class Orders:
         code = self._charge_result(reply)
         desc = codes.describe(codes.ChargeResult, code)
         if code != codes.ChargeResult.DONE:
-            raise StationRefusedError(device_id, _CMD_CHARGE_CONTROL, code, desc)
+            raise StationRefusedError(station_id, _CMD_CHARGE_CONTROL, code, desc)
         return ChargeOutcome(order.order_number, code, desc)
 
     async def async_modify_charging(
-        self, device_id: str, port: int, *, mode: int, value: int
+        self, station_id: str, port: int, *, mode: int, value: int
     ) -> int:
         """Change the running order's limit (0x8A: seconds, or 0.01 kWh in mode 2)."""
-        self.port_number(device_id, port)
-        reply = await self._server.request(device_id, ModifyCharge(mode, port - 1, value))
-        return self._checked_result(device_id, ModifyCharge.COMMAND, reply, _MODIFY_RESULTS)
+        self.port_number(station_id, port)
+        reply = await self._server.request(station_id, ModifyCharge(mode, port - 1, value))
+        return self._checked_result(station_id, ModifyCharge.COMMAND, reply, _MODIFY_RESULTS)
 
-    async def async_query_status(self, device_id: str) -> None:
+    async def async_query_status(self, station_id: str) -> None:
         """Ask the station to report (0x81); it answers with 0x20 and a heartbeat."""
-        await self._server.request(device_id, QueryStatus(), expect_reply=False)
+        await self._server.request(station_id, QueryStatus(), expect_reply=False)
 
-    async def async_reboot(self, device_id: str) -> None:
+    async def async_reboot(self, station_id: str) -> None:
         """Reboot a station (0x87) or a host gateway (0x31).
 
         The station may restart before it replies (docs/protocol.md 4, 0x87), so no reply is
         awaited.
         """
-        station = self._stations.get(device_id)
+        station = self._stations.get(station_id)
         command = HostReboot() if station is not None and station.is_host else Reboot()
-        await self._server.request(device_id, command, expect_reply=False)
+        await self._server.request(station_id, command, expect_reply=False)
 
     async def async_set_limits(
         self,
-        device_id: str,
+        station_id: str,
         *,
         max_duration_s: int,
         overload_power_w: float,
@@ -303,17 +303,17 @@ class Orders:
     ) -> int:
         """Set the station's limits (0x85); refused (1) beyond the station's maximum."""
         reply = await self._server.request(
-            device_id, Limits(max_duration_s, overload_power_w, over_voltage_v, under_voltage_v)
+            station_id, Limits(max_duration_s, overload_power_w, over_voltage_v, under_voltage_v)
         )
-        return self._checked_result(device_id, Limits.COMMAND, reply, _LIMITS_RESULTS)
+        return self._checked_result(station_id, Limits.COMMAND, reply, _LIMITS_RESULTS)
 
     @staticmethod
     def _checked_result(
-        device_id: str, command: int, reply: StationReply | None, meanings: dict[int, str]
+        station_id: str, command: int, reply: StationReply | None, meanings: dict[int, str]
     ) -> int:
         code = reply.result if isinstance(reply, CommandResult) else 0xFF
         if code != 0:
             raise StationRefusedError(
-                device_id, command, code, meanings.get(code, f"result {code}")
+                station_id, command, code, meanings.get(code, f"result {code}")
             )
         return code

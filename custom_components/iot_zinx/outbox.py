@@ -121,7 +121,7 @@ class OutboxEntry:
 
     seq: int
     endpoint_key: str
-    device_id: str
+    station_id: str
     event_id: str
     event_type: str
     body: bytes
@@ -159,7 +159,7 @@ class DeadLetter:
     url: str
     event_id: str
     event_type: str
-    device_id: str
+    station_id: str
     reason: str
     status: int | None
     failures: int
@@ -223,6 +223,23 @@ class _IndexData(TypedDict):
     retries: dict[str, tuple[int, float, str | None]]
     endpoints: dict[str, _StatsData]
     dead_letters: list[_DeadLetterData]
+
+
+def _dead_letter_from_data(data: _DeadLetterData) -> DeadLetter:
+    """A stored dead letter; its ``device_id`` key (the station id) stays, so old outboxes load."""
+    return DeadLetter(
+        endpoint_key=data["endpoint_key"],
+        url=data["url"],
+        event_id=data["event_id"],
+        event_type=data["event_type"],
+        station_id=data["device_id"],
+        reason=data["reason"],
+        status=data["status"],
+        failures=data["failures"],
+        enqueued_at=data["enqueued_at"],
+        dead_at=data["dead_at"],
+        body=data["body"],
+    )
 
 
 def _endpoint_to_data(endpoint: Endpoint) -> _EndpointData:
@@ -296,7 +313,7 @@ class _Segment:
                 {
                     "seq": entry.seq,
                     "endpoint": entry.endpoint_key,
-                    "device_id": entry.device_id,
+                    "device_id": entry.station_id,
                     "event_id": entry.event_id,
                     "event_type": entry.event_type,
                     "body": entry.body.decode(),
@@ -352,7 +369,7 @@ class Outbox:
             done = {int(number): set(seqs) for number, seqs in index["done"].items()}
             for key, stats_data in index["endpoints"].items():
                 self.stats[key] = EndpointStats(**stats_data)
-            self.dead_letters.extend(DeadLetter(**letter) for letter in index["dead_letters"])
+            self.dead_letters.extend(map(_dead_letter_from_data, index["dead_letters"]))
             retries = {
                 int(seq): RetryState(failures, next_at, error)
                 for seq, (failures, next_at, error) in index["retries"].items()
@@ -390,7 +407,7 @@ class Outbox:
                 entry = OutboxEntry(
                     seq=item["seq"],
                     endpoint_key=item["endpoint"],
-                    device_id=item["device_id"],
+                    station_id=item["device_id"],
                     event_id=item["event_id"],
                     event_type=item["event_type"],
                     body=item["body"].encode(),
@@ -437,7 +454,7 @@ class Outbox:
         self,
         endpoint: Endpoint,
         *,
-        device_id: str,
+        station_id: str,
         event_id: str,
         event_type: str,
         body: bytes,
@@ -454,7 +471,7 @@ class Outbox:
         entry = OutboxEntry(
             seq=self._next_seq,
             endpoint_key=endpoint.key,
-            device_id=device_id,
+            station_id=station_id,
             event_id=event_id,
             event_type=event_type,
             body=body,
@@ -561,7 +578,7 @@ class Outbox:
                 self._max_dead_letters,
                 dropped.event_type,
                 dropped.event_id,
-                dropped.device_id,
+                dropped.station_id,
                 strip_credentials(dropped.url),
             )
         self.changed()
@@ -619,7 +636,7 @@ class Outbox:
                     "url": letter.url,
                     "event_id": letter.event_id,
                     "event_type": letter.event_type,
-                    "device_id": letter.device_id,
+                    "device_id": letter.station_id,
                     "reason": letter.reason,
                     "status": letter.status,
                     "failures": letter.failures,

@@ -298,12 +298,12 @@ async def async_setup_entry(
     def station_entities(hub: IotZinxHub, station: StationState) -> list[SensorEntity]:
         # The port_entities option picks among these (totals only with "none").
         entities: list[SensorEntity] = [
-            IotZinxStationSensor(hub, station.device_id, description)
+            IotZinxStationSensor(hub, station.station_id, description)
             for description in STATION_SENSORS
             if description.exists_fn(station)
         ]
         entities.extend(
-            IotZinxStationTotalSensor(hub, station.device_id, description)
+            IotZinxStationTotalSensor(hub, station.station_id, description)
             for description in STATION_TOTAL_SENSORS
             if description.exists_fn(station)
         )
@@ -311,7 +311,7 @@ async def async_setup_entry(
 
     def port_entities(hub: IotZinxHub, station: StationState, port: int) -> list[SensorEntity]:
         return [
-            IotZinxPortSensor(hub, station.device_id, port, description)
+            IotZinxPortSensor(hub, station.station_id, port, description)
             for description in PORT_SENSORS
         ]
 

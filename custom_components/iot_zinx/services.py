@@ -159,15 +159,15 @@ def _resolve_station(hass: HomeAssistant, call: ServiceCall) -> tuple[IotZinxHub
     )
 
 
-def _check_port(hub: IotZinxHub, device_id: str, port: int) -> None:
+def _check_port(hub: IotZinxHub, station_id: str, port: int) -> None:
     """Refuse a port beyond the station's port count, once the station told it."""
-    port_count = hub.stations[device_id].port_count
+    port_count = hub.stations[station_id].port_count
     if port_count and port > port_count:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="invalid_port",
             translation_placeholders={
-                "device_id": device_id,
+                "device_id": station_id,
                 "port": str(port),
                 "port_count": str(port_count),
             },
@@ -184,9 +184,9 @@ def _outcome_response(outcome: ChargeOutcome) -> ServiceResponse:
 
 @handle_command_errors
 async def _async_start_charging(call: ServiceCall) -> ServiceResponse:
-    hub, device_id = _resolve_station(call.hass, call)
+    hub, station_id = _resolve_station(call.hass, call)
     port: int = call.data[ATTR_PORT]
-    _check_port(hub, device_id, port)
+    _check_port(hub, station_id, port)
     mode = ChargeMode(call.data[ATTR_MODE])
     minutes: int | None = call.data.get(ATTR_DURATION)
     energy_kwh: float | None = call.data.get(ATTR_ENERGY)
@@ -195,7 +195,7 @@ async def _async_start_charging(call: ServiceCall) -> ServiceResponse:
     if mode is ChargeMode.ENERGY and energy_kwh is None:
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="missing_energy")
     outcome = await hub.orders.async_start_charging(
-        device_id,
+        station_id,
         port,
         mode=mode,
         minutes=minutes if mode is ChargeMode.TIME else None,
@@ -208,17 +208,17 @@ async def _async_start_charging(call: ServiceCall) -> ServiceResponse:
 
 @handle_command_errors
 async def _async_stop_charging(call: ServiceCall) -> ServiceResponse:
-    hub, device_id = _resolve_station(call.hass, call)
+    hub, station_id = _resolve_station(call.hass, call)
     port: int = call.data[ATTR_PORT]
-    _check_port(hub, device_id, port)
-    return _outcome_response(await hub.orders.async_stop_charging(device_id, port))
+    _check_port(hub, station_id, port)
+    return _outcome_response(await hub.orders.async_stop_charging(station_id, port))
 
 
 @handle_command_errors
 async def _async_modify_charging(call: ServiceCall) -> None:
-    hub, device_id = _resolve_station(call.hass, call)
+    hub, station_id = _resolve_station(call.hass, call)
     port: int = call.data[ATTR_PORT]
-    _check_port(hub, device_id, port)
+    _check_port(hub, station_id, port)
     mode = MODIFY_MODES[call.data[ATTR_MODE]]
     value: float = call.data[ATTR_VALUE]
     # docs/protocol.md 4, 0x8A: value in seconds for the time modes, 0.01 kWh for energy.
@@ -226,26 +226,26 @@ async def _async_modify_charging(call: ServiceCall) -> None:
         wire_value = round(value * 100)
     else:
         wire_value = round(value * 60)
-    await hub.orders.async_modify_charging(device_id, port, mode=mode, value=wire_value)
+    await hub.orders.async_modify_charging(station_id, port, mode=mode, value=wire_value)
 
 
 @handle_command_errors
 async def _async_query_status(call: ServiceCall) -> None:
-    hub, device_id = _resolve_station(call.hass, call)
-    await hub.orders.async_query_status(device_id)
+    hub, station_id = _resolve_station(call.hass, call)
+    await hub.orders.async_query_status(station_id)
 
 
 @handle_command_errors
 async def _async_reboot(call: ServiceCall) -> None:
-    hub, device_id = _resolve_station(call.hass, call)
-    await hub.orders.async_reboot(device_id)
+    hub, station_id = _resolve_station(call.hass, call)
+    await hub.orders.async_reboot(station_id)
 
 
 @handle_command_errors
 async def _async_set_limits(call: ServiceCall) -> None:
-    hub, device_id = _resolve_station(call.hass, call)
+    hub, station_id = _resolve_station(call.hass, call)
     await hub.orders.async_set_limits(
-        device_id,
+        station_id,
         max_duration_s=call.data[ATTR_MAX_DURATION] * 60,
         overload_power_w=call.data[ATTR_OVERLOAD_POWER],
         over_voltage_v=call.data[ATTR_OVER_VOLTAGE],

@@ -21,30 +21,30 @@ SIGNAL_ENDPOINT_ADDED: Final = f"{DOMAIN}_forwarding_endpoint_added"
 
 
 def signal_new_station(entry_id: str) -> str:
-    """Sent once per station when it first talks; payload: device_id."""
+    """Sent once per station when it first talks; payload: station_id."""
     return f"{DOMAIN}_new_station_{entry_id}"
 
 
-def signal_station_update(entry_id: str, device_id: str) -> str:
+def signal_station_update(entry_id: str, station_id: str) -> str:
     """Sent when the station itself changed (not only a port); no payload.
 
     Coming online or going offline, register and heartbeats send it together with every
     port's ``signal_port_update``; a port's 0x06 or settlement sends only its port's.
     """
-    return f"{DOMAIN}_station_update_{entry_id}_{device_id}"
+    return f"{DOMAIN}_station_update_{entry_id}_{station_id}"
 
 
-def signal_port_update(entry_id: str, device_id: str, port: int) -> str:
+def signal_port_update(entry_id: str, station_id: str, port: int) -> str:
     """Sent when one port of a station changed; no payload."""
-    return f"{DOMAIN}_port_update_{entry_id}_{device_id}_{port}"
+    return f"{DOMAIN}_port_update_{entry_id}_{station_id}_{port}"
 
 
-def signal_station_ports(entry_id: str, device_id: str) -> str:
+def signal_station_ports(entry_id: str, station_id: str) -> str:
     """Sent when any port of a station changed; no payload.
 
     For the station's totals over its ports (charging ports, power, lifetime energy).
     """
-    return f"{DOMAIN}_station_ports_{entry_id}_{device_id}"
+    return f"{DOMAIN}_station_ports_{entry_id}_{station_id}"
 
 
 def signal_site_update(entry_id: str) -> str:
@@ -71,11 +71,11 @@ def async_send_station_changed(
     ``ports=None`` means every port (online, offline, register: availability or the port
     count may have changed).
     """
-    device_id = station.device_id
+    station_id = station.station_id
     if station_level:
-        async_dispatcher_send(hass, signal_station_update(entry_id, device_id))
+        async_dispatcher_send(hass, signal_station_update(entry_id, station_id))
     numbers = list(station.ports) if ports is None else list(ports)
     for number in numbers:
-        async_dispatcher_send(hass, signal_port_update(entry_id, device_id, number))
+        async_dispatcher_send(hass, signal_port_update(entry_id, station_id, number))
     if numbers:
-        async_dispatcher_send(hass, signal_station_ports(entry_id, device_id))
+        async_dispatcher_send(hass, signal_station_ports(entry_id, station_id))

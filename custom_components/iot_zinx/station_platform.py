@@ -69,12 +69,12 @@ def async_add_station_entities(
     with_ports = level in (PORT_ENTITIES_ALL, PORT_ENTITIES_ESSENTIAL)
 
     @callback
-    def add_ports(device_id: str) -> None:
-        if (station := hub.stations.get(device_id)) is None or device_id not in known:
+    def add_ports(station_id: str) -> None:
+        if (station := hub.stations.get(station_id)) is None or station_id not in known:
             return
         numbers = set(range(1, station.port_count + 1)) | set(station.ports)
-        if new := sorted(numbers - known[device_id].ports):
-            known[device_id].ports.update(new)
+        if new := sorted(numbers - known[station_id].ports):
+            known[station_id].ports.update(new)
             async_add_entities(
                 [
                     entity
@@ -85,22 +85,22 @@ def async_add_station_entities(
             )
 
     @callback
-    def add_station(device_id: str) -> None:
-        station = hub.stations[device_id]
-        if (previous := known.get(device_id)) is not None:
+    def add_station(station_id: str) -> None:
+        station = hub.stations[station_id]
+        if (previous := known.get(station_id)) is not None:
             if previous.state is station:
                 return
             # The station was removed and came back as a new state object; its old
             # entities went with the removed device, so add them again.
             previous.unsubscribe()
-        known[device_id] = _KnownStation(
+        known[station_id] = _KnownStation(
             state=station,
             ports=set(),
             unsubscribe=(
                 async_dispatcher_connect(
                     hass,
-                    signal_station_update(entry.entry_id, device_id),
-                    partial(add_ports, device_id),
+                    signal_station_update(entry.entry_id, station_id),
+                    partial(add_ports, station_id),
                 )
                 if with_ports
                 else _nothing_to_unsubscribe
@@ -114,7 +114,7 @@ def async_add_station_entities(
             ]
         )
         if with_ports:
-            add_ports(device_id)
+            add_ports(station_id)
 
     @callback
     def unsubscribe_all() -> None:
@@ -125,5 +125,5 @@ def async_add_station_entities(
         async_dispatcher_connect(hass, signal_new_station(entry.entry_id), add_station)
     )
     entry.async_on_unload(unsubscribe_all)
-    for device_id in list(hub.stations):
-        add_station(device_id)
+    for station_id in list(hub.stations):
+        add_station(station_id)

@@ -88,9 +88,9 @@ class StoredData(TypedDict):
     removed_kwh: NotRequired[float]
 
 
-def order_key(device_id: str, order_no: bytes) -> str:
+def order_key(station_id: str, order_no: bytes) -> str:
     """How the book names an order: order numbers are unique per station only."""
-    return f"{device_id}:{order_no.hex()}"
+    return f"{station_id}:{order_no.hex()}"
 
 
 def _remember(recent: dict[str, None], key: str, limit: int) -> None:
@@ -109,7 +109,7 @@ class OrderBook:
         # By order_key. A port's ``order`` is the one it runs now; an older one stays here
         # until its settlement arrives.
         self.orders: dict[str, Order] = {}
-        # (device_id, port) -> kWh of the settled orders.
+        # (station_id, port) -> kWh of the settled orders.
         self.settled_kwh: dict[tuple[str, int], float] = {}
         self._settlement_ids: dict[str, None] = {}
         self._ended: dict[str, None] = {}
@@ -149,23 +149,23 @@ class OrderBook:
         """How many settlement ids are remembered."""
         return len(self._settlement_ids)
 
-    def add_settled(self, device_id: str, port: int, energy_kwh: float) -> None:
+    def add_settled(self, station_id: str, port: int, energy_kwh: float) -> None:
         """Count a settled order's energy in its port's total."""
-        key = (device_id, port)
+        key = (station_id, port)
         self.settled_kwh[key] = self.settled_kwh.get(key, 0.0) + energy_kwh
 
-    def forget_station(self, device_id: str, lifetime_kwh: float) -> None:
+    def forget_station(self, station_id: str, lifetime_kwh: float) -> None:
         """Drop a removed station's open orders and energy; ``lifetime_kwh``: all it delivered."""
         self.removed_kwh = round(self.removed_kwh + lifetime_kwh, 2)
-        prefix = f"{device_id}:"
+        prefix = f"{station_id}:"
         for key in [key for key in self.orders if key.startswith(prefix)]:
             del self.orders[key]
-        for energy_key in [key for key in self.settled_kwh if key[0] == device_id]:
+        for energy_key in [key for key in self.settled_kwh if key[0] == station_id]:
             del self.settled_kwh[energy_key]
 
     def station_doc(self, station: StationState) -> _StoredStation:
         """The stored form of one station and its ports' energy."""
-        device_id = station.device_id
+        station_id = station.station_id
         settled = self.settled_kwh
         return {
             "physical_id": station.physical_id,
@@ -174,10 +174,10 @@ class OrderBook:
             "device_type": station.device_type,
             "work_mode": station.work_mode,
             "iccid": station.iccid,
-            "host_device_id": station.host_device_id,
+            "host_device_id": station.host_station_id,
             "ports": {
                 str(number): {
-                    "finished_kwh": settled.get((device_id, number), 0.0),
+                    "finished_kwh": settled.get((station_id, number), 0.0),
                     "lifetime_kwh": port.lifetime_energy_kwh,
                 }
                 for number, port in station.ports.items()
@@ -221,11 +221,11 @@ class OrderBook:
         and encoding all of it took ~100 ms of the loop per write, a third of its busy time
         while orders end (py-spy, scripts/bench_scale). The JSON written is the same.
         """
-        for device_id in changed:
-            if (station := stations.get(device_id)) is None:
-                station_docs.pop(device_id, None)
+        for station_id in changed:
+            if (station := stations.get(station_id)) is None:
+                station_docs.pop(station_id, None)
             else:
-                station_docs[device_id] = json_fragment(json_bytes(self.station_doc(station)))
+                station_docs[station_id] = json_fragment(json_bytes(self.station_doc(station)))
         orders = self.orders
         for key in [key for key in order_docs if key not in orders]:
             del order_docs[key]
@@ -244,20 +244,22 @@ class OrderBook:
 
     def restore(self, stored: StoredData, stations: dict[str, StationState]) -> None:
         """Stations come back offline, with their ports, lifetime energy and open orders."""
-        for device_id, saved in stored["stations"].items():
-            station = stations.setdefault(device_id, StationState(device_id, saved["physical_id"]))
+        for station_id, saved in stored["stations"].items():
+            station = stations.setdefault(
+                station_id, StationState(station_id, saved["physical_id"])
+            )
             station.firmware = saved["firmware"]
             station.device_type = saved["device_type"]
             station.work_mode = saved["work_mode"]
             station.iccid = saved["iccid"]
-            station.host_device_id = saved["host_device_id"]
+            station.host_station_id = saved["host_device_id"]
             station.port_count = saved["port_count"]
             for number in range(1, saved["port_count"] + 1):
                 station.port(number)
             for number_text, energy in saved["ports"].items():
                 number = int(number_text)
                 station.port(number).lifetime_energy_kwh = energy["lifetime_kwh"]
-                self.settled_kwh[(device_id, number)] = energy["finished_kwh"]
+                self.settled_kwh[(station_id, number)] = energy["finished_kwh"]
         for item in stored["orders"]:
             order = Order(
                 order_number=item["order_number"],
@@ -268,9 +270,9 @@ class OrderBook:
                 charging_end_sent=item["charging_end_sent"],
                 energy_kwh=item["energy_kwh"],
             )
-            device_id = item["device_id"]
-            self.orders[order_key(device_id, order.order_no)] = order
-            if (owner := stations.get(device_id)) is not None:
+            station_id = item["device_id"]
+            self.orders[order_key(station_id, order.order_no)] = order
+            if (owner := stations.get(station_id)) is not None:
                 port = owner.port(order.port)
                 # The latest order of a port is the one it runs.
                 if port.order is None or port.order.started_at <= order.started_at:
@@ -318,10 +320,10 @@ class HubStore:
             self._book.restore(stored, self._stations)
 
     @callback
-    def mark_changed(self, device_id: str) -> None:
+    def mark_changed(self, station_id: str) -> None:
         """The station (its ports, energy or orders) changed: the next write includes it."""
         if self._changed is not None:
-            self._changed.add(device_id)
+            self._changed.add(station_id)
 
     def _dump(self) -> StoredData:
         changed, self._changed = self._changed, set()

@@ -33,7 +33,7 @@ async def async_setup_entry(
     """Add a charging switch for every port, as ports appear."""
 
     def port_entities(hub: IotZinxHub, station: StationState, port: int) -> list[SwitchEntity]:
-        return [IotZinxChargingSwitch(hub, station.device_id, port, CHARGING_SWITCH)]
+        return [IotZinxChargingSwitch(hub, station.station_id, port, CHARGING_SWITCH)]
 
     async_add_station_entities(
         hass,
@@ -64,7 +64,7 @@ class IotZinxChargingSwitch(IotZinxPortEntity, SwitchEntity):
         """Start charging with the configured mode."""
         charge = self.hub.options.charge
         await self.hub.orders.async_start_charging(
-            self.device_id,
+            self.station_id,
             self.port_number,
             mode=charge.mode,
             minutes=charge.minutes,
@@ -74,4 +74,4 @@ class IotZinxChargingSwitch(IotZinxPortEntity, SwitchEntity):
     @handle_command_errors
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Stop the running order."""
-        await self.hub.orders.async_stop_charging(self.device_id, self.port_number)
+        await self.hub.orders.async_stop_charging(self.station_id, self.port_number)

@@ -60,7 +60,7 @@ class StationTracker:
         self._pending = pending
         self._electricity_price = electricity_price
         self._service_price = service_price
-        # The host gateway of each connection that has one (conn_id -> device id).
+        # The host gateway of each connection that has one (conn_id -> station id).
         self._host_of_conn: dict[int, str] = {}
 
     def online(self, link: StationLink) -> list[Effect]:
@@ -81,14 +81,14 @@ class StationTracker:
         if link.iccid is not None:
             station.iccid = link.iccid
         if station.is_host:
-            self._host_of_conn[link.conn_id] = station.device_id
+            self._host_of_conn[link.conn_id] = station.station_id
         self._find_host(station)
         effects.append(RefreshDevice(station))
         if station.is_host:
             # Sub-stations that talked before their host get their gateway now.
             for other in self.stations.values():
                 if other.online and not other.is_host and other.conn_id == station.conn_id:
-                    self._set_host(other, station.device_id, effects)
+                    self._set_host(other, station.station_id, effects)
         if created:
             effects.append(NewStation(station))
         effects.append(Notify(station))
@@ -138,9 +138,11 @@ class StationTracker:
                 for entry in message.entries:
                     sub = self.stations.get(format_physical_id(entry.physical_id))
                     if sub is not None:
-                        self._set_host(sub, station.device_id, effects)
+                        self._set_host(sub, station.station_id, effects)
             case Alarm():
-                effects.append(Fire(events.device_alarm(station.device_id, message, timestamp=now)))
+                effects.append(
+                    Fire(events.device_alarm(station.station_id, message, timestamp=now))
+                )
                 return effects
             case _:
                 # Time requests, upgrade requests, locker frames: nothing the hub shows.
@@ -219,10 +221,10 @@ class StationTracker:
             order.energy_kwh = message.energy_kwh
             self._count_lifetime(station, port)
             effects.append(Save())
-        device_id = station.device_id
-        effects.append(Fire(events.power_heartbeat(device_id, message, timestamp=now)))
+        station_id = station.station_id
+        effects.append(Fire(events.power_heartbeat(station_id, message, timestamp=now)))
         if order is not None:
-            effects.append(Fire(events.charging_power(device_id, message, order, timestamp=now)))
+            effects.append(Fire(events.charging_power(station_id, message, order, timestamp=now)))
 
     def _order_of_power(
         self,
@@ -236,7 +238,7 @@ class StationTracker:
         order_no = message.order_no
         if order_no == NO_ORDER:
             return None
-        key = order_key(station.device_id, order_no)
+        key = order_key(station.station_id, order_no)
         if (order := self.book.orders.get(key)) is None:
             if self.book.is_ended(key):
                 return None  # a late report of a settled order
@@ -263,10 +265,10 @@ class StationTracker:
         self, station: StationState, message: Settlement, now: float, effects: list[Effect]
     ) -> bool:
         """Process a settlement once; False when it is a resend (already processed)."""
-        device_id = station.device_id
-        settlement_id = events.settlement_id(device_id, message)
+        station_id = station.station_id
+        settlement_id = events.settlement_id(station_id, message)
         if not self.book.first_settlement(settlement_id):
-            _LOGGER.debug("Settlement %s of %s was resent", settlement_id, device_id)
+            _LOGGER.debug("Settlement %s of %s was resent", settlement_id, station_id)
             return False
         # An order is ended once: a second settlement of it with other figures is still a
         # settlement, but neither a second charging_end nor more energy. Without an order
@@ -274,7 +276,7 @@ class StationTracker:
         key = (
             settlement_id
             if message.order_no == NO_ORDER
-            else order_key(device_id, message.order_no)
+            else order_key(station_id, message.order_no)
         )
         order = self.book.orders.pop(key, None) or self._pending.get(key)
         end = not self.book.is_ended(key) and (order is None or not order.charging_end_sent)
@@ -285,7 +287,7 @@ class StationTracker:
             if order is not None:
                 order.charging_end_sent = True
             # The settled energy replaces the order's last 0x06 figure in the lifetime total.
-            self.book.add_settled(device_id, number, message.energy_kwh)
+            self.book.add_settled(station_id, number, message.energy_kwh)
         if port.order is not None and port.order.order_no == message.order_no:
             port.order = None
             port.session_energy_kwh = message.energy_kwh
@@ -295,11 +297,11 @@ class StationTracker:
         effects.append(Save())
         # State first, events after (see _on_power).
         if end:
-            effects.append(Fire(events.charging_end(device_id, message, order, timestamp=now)))
+            effects.append(Fire(events.charging_end(station_id, message, order, timestamp=now)))
         effects.append(
             Fire(
                 events.settlement(
-                    device_id,
+                    station_id,
                     message,
                     order,
                     electricity_price=self._electricity_price,
@@ -352,7 +354,7 @@ class StationTracker:
             effects.append(
                 Fire(
                     events.port_heartbeat(
-                        station.device_id,
+                        station.station_id,
                         number,
                         status,
                         previous,
@@ -366,7 +368,7 @@ class StationTracker:
 
     def _count_lifetime(self, station: StationState, port: PortState) -> None:
         """Lifetime energy: the settled orders plus the running one, never decreasing."""
-        total = self.book.settled_kwh.get((station.device_id, port.number), 0.0)
+        total = self.book.settled_kwh.get((station.station_id, port.number), 0.0)
         if port.order is not None:
             total += port.order.energy_kwh
         port.lifetime_energy_kwh = max(port.lifetime_energy_kwh, round(total, 2))
@@ -380,12 +382,12 @@ class StationTracker:
         # stations would otherwise cost 9 million comparisons.
         host = self.stations.get(self._host_of_conn.get(station.conn_id, ""))
         if host is not None and host.online and host.conn_id == station.conn_id:
-            station.host_device_id = host.device_id
+            station.host_station_id = host.station_id
 
     @staticmethod
-    def _set_host(station: StationState, host_device_id: str, effects: list[Effect]) -> None:
-        if station.host_device_id != host_device_id:
-            station.host_device_id = host_device_id
+    def _set_host(station: StationState, host_station_id: str, effects: list[Effect]) -> None:
+        if station.host_station_id != host_station_id:
+            station.host_station_id = host_station_id
             effects += (RefreshDevice(station), Save(), Notify(station))
 
 
