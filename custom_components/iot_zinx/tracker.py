@@ -2,9 +2,8 @@
 
 ``StationTracker`` keeps the state of every station and port (``models.py``) and the order
 book (``store.OrderBook``). Each call takes one thing the server observed (a station online,
-offline, one upstream message) and returns the effects, in the order they must happen:
-events to fire, devices to refresh in the registry, entities to tell, store writes to
-schedule. The hub carries them out. Kept apart from Home Assistant so that the rules of the
+offline, one upstream message) and returns the effects (effects.py) in the order they must
+happen; the hub carries them out. Kept apart from Home Assistant so that the rules of the
 protocol and of docs/events.md are tested on their own (tests/test_tracker.py).
 """
 
