@@ -39,8 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 # The repository's root, for the integration's packages (Python puts only tools/ on sys.path).
 sys.path.insert(0, str(REPO))
 
+from custom_components.iot_zinx.protocol.connection import Connection
 from custom_components.iot_zinx.protocol.frame import Frame, checksum
-from custom_components.iot_zinx.protocol.link import OfflineReason, ServerConfig, StationLink
 from custom_components.iot_zinx.protocol.messages import (
     CardReply,
     CardSwipe,
@@ -49,8 +49,13 @@ from custom_components.iot_zinx.protocol.messages import (
     Settlement,
     UpstreamMessage,
 )
+from custom_components.iot_zinx.protocol.registry import (
+    OfflineReason,
+    ServerConfig,
+    SessionRegistry,
+    StationLink,
+)
 from custom_components.iot_zinx.protocol.server import DnyServer
-from custom_components.iot_zinx.protocol.session import Connection, SessionRegistry
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
 
 VECTORS = REPO / "tests" / "fixtures" / "vectors.json"

@@ -17,14 +17,14 @@ import contextlib
 from dataclasses import dataclass, field
 
 from custom_components.iot_zinx.protocol.frame import Frame
-from custom_components.iot_zinx.protocol.link import OfflineReason, StationLink
 from custom_components.iot_zinx.protocol.messages import (
     CardReply,
     CardSwipe,
     Settlement,
     UpstreamMessage,
 )
-from custom_components.iot_zinx.protocol.stream import Iccid, Link, StreamSplitter
+from custom_components.iot_zinx.protocol.server import OfflineReason, StationLink
+from custom_components.iot_zinx.protocol.stream import Iccid, LinkKeepalive, StreamSplitter
 
 ICCID = "89860413161892009275"
 
@@ -174,7 +174,7 @@ class RawPeer:
 
     @property
     def links(self) -> int:
-        return sum(isinstance(item, Link) for item in self.items)
+        return sum(isinstance(item, LinkKeepalive) for item in self.items)
 
     async def close(self) -> None:
         self.writer.close()

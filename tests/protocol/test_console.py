@@ -23,7 +23,6 @@ from custom_components.iot_zinx.protocol.jsonify import (
     message_to_dict,
     to_json_value,
 )
-from custom_components.iot_zinx.protocol.link import OfflineReason, StationLink
 from custom_components.iot_zinx.protocol.messages import (
     CardSwipe,
     Register,
@@ -32,6 +31,7 @@ from custom_components.iot_zinx.protocol.messages import (
     SubStationVersion,
     SubStationVersions,
 )
+from custom_components.iot_zinx.protocol.server import OfflineReason, StationLink
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation
 
 from .harness import wait_until

@@ -49,7 +49,8 @@ HOSTILE: dict[str, Any] = {
     "max_connections": 50,
     "max_buffer": 512,
 }
-SESSION_LOGGER = "custom_components.iot_zinx.protocol.session"
+# registry.py and connection.py log under the protocol package's logger.
+PROTOCOL_LOGGER = "custom_components.iot_zinx.protocol"
 
 
 def register(physical_id: int, message_id: int = 1) -> Frame:
@@ -158,7 +159,7 @@ def close_all(writers: list[asyncio.StreamWriter]) -> None:
 
 async def test_connection_flood(hostile: Start, caplog: pytest.LogCaptureFixture) -> None:
     """Beyond max_connections every connection is refused and counted, logged once per burst."""
-    caplog.set_level(logging.INFO, logger=SESSION_LOGGER)
+    caplog.set_level(logging.INFO, logger=PROTOCOL_LOGGER)
     server, prober = await hostile(max_connections=10)
     flood = await asyncio.gather(*(raw_connection(server.port) for _ in range(200)))
     writers = [writer for _, writer in flood]
@@ -186,7 +187,7 @@ async def test_connection_flood(hostile: Start, caplog: pytest.LogCaptureFixture
 
 async def test_slow_loris(hostile: Start, caplog: pytest.LogCaptureFixture) -> None:
     """One byte now and then, never a whole frame: closed at identify_timeout, counted."""
-    caplog.set_level(logging.DEBUG, logger=SESSION_LOGGER)
+    caplog.set_level(logging.DEBUG, logger=PROTOCOL_LOGGER)
     server, prober = await hostile(identify_timeout=0.5)
     loop = asyncio.get_running_loop()
     # A frame header announcing 200 bytes, then a byte every 50 ms: the splitter keeps
@@ -273,7 +274,7 @@ async def test_endless_garbage(
     leaks noise between real frames); an unidentified one is closed by identify_timeout
     anyway, an identified one stays and keeps being answered.
     """
-    caplog.set_level(logging.DEBUG, logger=SESSION_LOGGER)
+    caplog.set_level(logging.DEBUG, logger=PROTOCOL_LOGGER)
     buffered = record_buffered(monkeypatch)
     server, prober = await hostile()
     peer = await RawPeer.connect(server.port)
@@ -314,7 +315,7 @@ async def test_endless_garbage(
 
 async def test_peer_that_never_reads(hostile: Start, caplog: pytest.LogCaptureFixture) -> None:
     """Replies pile up unread: aborted past the write high-water mark, counted, logged once."""
-    caplog.set_level(logging.WARNING, logger=SESSION_LOGGER)
+    caplog.set_level(logging.WARNING, logger=PROTOCOL_LOGGER)
     # Every settlement is acknowledged (15 bytes); 20,000 of them outgrow 64 KiB of buffer.
     # Built before the prober starts: building them would block the shared loop.
     frames = b"".join(settlement(0x04000005, n % 0xFFFF + 1).encode() for n in range(20000))

@@ -11,6 +11,7 @@ import pytest
 
 from custom_components.iot_zinx.protocol import messages as m
 from custom_components.iot_zinx.protocol.errors import MessageError
+from custom_components.iot_zinx.protocol.messages import downstream, layout, replies, upstream
 from tests.protocol.vectors import VECTORS
 
 ORDER = bytes.fromhex("20190901180000130030380102030405")
@@ -766,12 +767,12 @@ def test_fast_constructor_builds_what_the_constructor_builds(
 ) -> None:
     message = example[2]
     cls = type(message)
-    if issubclass(cls, m._EmptyMessage):
+    if issubclass(cls, layout._EmptyMessage):
         # Its field lives in a frozen base class: such classes keep their __init__.
         with pytest.raises(TypeError, match="cannot be built without __init__"):
-            m._fast_constructor(cls)
+            layout._fast_constructor(cls)
         return
-    built = m._fast_constructor(cls)(*_values(message))
+    built = layout._fast_constructor(cls)(*_values(message))
     assert type(built) is cls
     _assert_built_like_the_constructor(built)
     assert built == message
@@ -791,13 +792,18 @@ def test_class_decode_is_the_dispatch_decoder(
 
 
 def test_dispatch_calls_the_generated_decoders() -> None:
-    assert m._UPSTREAM[0x06] is m._POWER.decoder
-    assert m._UPSTREAM[0x03] is m._SETTLEMENT.decoder
-    assert m._UPSTREAM[0x20] is m._REGISTER.decoder
-    assert m._UPSTREAM[0x21] == m.Heartbeat.decode  # hand-written, with a fast constructor
-    assert m._STATION_REPLIES[0x92] is m._LIMITS.decoder
-    generated = {m._DECODERS[cls] for cls in m._DECODERS}
-    tables = (m._UPSTREAM, m._DOWNSTREAM, m._SERVER_REPLIES, m._STATION_REPLIES)
+    assert upstream._UPSTREAM[0x06] is upstream._POWER.decoder
+    assert upstream._UPSTREAM[0x03] is upstream._SETTLEMENT.decoder
+    assert upstream._UPSTREAM[0x20] is upstream._REGISTER.decoder
+    assert upstream._UPSTREAM[0x21] == m.Heartbeat.decode  # hand-written, with a fast constructor
+    assert replies._STATION_REPLIES[0x92] is downstream._LIMITS.decoder
+    generated = {layout._DECODERS[cls] for cls in layout._DECODERS}
+    tables = (
+        upstream._UPSTREAM,
+        downstream._DOWNSTREAM,
+        replies._SERVER_REPLIES,
+        replies._STATION_REPLIES,
+    )
     called = {getattr(decoder, "func", decoder) for table in tables for decoder in table.values()}
     assert generated <= called
 
@@ -809,22 +815,22 @@ def test_layout_must_name_every_field() -> None:
         trailing: bytes = b""
 
     with pytest.raises(TypeError, match="the layout of Probe does not name its fields"):
-        m._Layout(m._Field("other", "B")).bind(Probe)
-    layout = m._Layout(m._Field("value", "H", 4))
-    assert layout.bind(Probe) is Probe
-    assert layout.decoder(b"\x0a\x00\x01") == Probe(2.5, b"\x01")
+        layout._Layout(layout._Field("other", "B")).bind(Probe)
+    probe_layout = layout._Layout(layout._Field("value", "H", 4))
+    assert probe_layout.bind(Probe) is Probe
+    assert probe_layout.decoder(b"\x0a\x00\x01") == Probe(2.5, b"\x01")
     with pytest.raises(MessageError, match="Probe payload of 1 bytes"):
-        layout.decoder(b"\x0a")
+        probe_layout.decoder(b"\x0a")
     # The layout writes the message back: the inverse of the divisor, then the rest.
     assert Probe(2.5, b"\x01").encode() == b"\x0a\x00\x01"
 
 
 def test_layout_encodes_from_the_declaration() -> None:
     # Every bound class's encode is the one Message.encode, written from its layout.
-    assert m.Settlement._LAYOUT is m._SETTLEMENT
+    assert m.Settlement._LAYOUT is upstream._SETTLEMENT
     assert m.Settlement.encode is m.Message.encode
     with pytest.raises(TypeError, match="the converter of value has no known inverse"):
-        m._Layout(m._Field("value", "B", bool))
+        layout._Layout(layout._Field("value", "B", bool))
 
     @dataclasses.dataclass(frozen=True, slots=True)
     class Unbound(m.Message):

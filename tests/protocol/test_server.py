@@ -15,7 +15,11 @@ from typing import Any
 
 import pytest
 
-from custom_components.iot_zinx.protocol import server as server_module, session as session_module
+from custom_components.iot_zinx.protocol import (
+    connection as connection_module,
+    registry as registry_module,
+    server as server_module,
+)
 from custom_components.iot_zinx.protocol.errors import CommandTimeoutError, StationOfflineError
 from custom_components.iot_zinx.protocol.frame import Frame
 from custom_components.iot_zinx.protocol.messages import (
@@ -32,6 +36,7 @@ from custom_components.iot_zinx.protocol.messages import (
     UnknownMessage,
     decode_downstream,
 )
+from custom_components.iot_zinx.protocol.registry import CommandChannel
 from custom_components.iot_zinx.protocol.server import (
     DnyServer,
     OfflineReason,
@@ -39,7 +44,6 @@ from custom_components.iot_zinx.protocol.server import (
     ServerStats,
     StationLink,
 )
-from custom_components.iot_zinx.protocol.session import CommandChannel
 
 from .harness import ICCID, RawPeer, Recorder, unhex, wait_until
 
@@ -670,8 +674,8 @@ async def test_decoder_bug_costs_one_frame_not_the_connection(
     server, recorder = await start_server()
     peer = await peers(server.port)
     await registered(server, peer)
-    monkeypatch.setattr(session_module, "decode_upstream", broken)
-    monkeypatch.setattr(session_module, "decode_station_reply", broken)
+    monkeypatch.setattr(connection_module, "decode_upstream", broken)
+    monkeypatch.setattr(registry_module, "decode_station_reply", broken)
     task = asyncio.create_task(server.request(STATION_ID, Limits(36000, 2000.0)))
     sent = await peer.frame()
     peer.send(HEARTBEAT_UP + Frame(STATION, sent.message_id, 0x85, b"\x00").encode())
@@ -852,7 +856,7 @@ async def deaf_station(server: DnyServer) -> asyncio.StreamWriter:
 async def test_peer_that_does_not_read_is_dropped(
     start_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(session_module, "MAX_WRITE_BUFFER", 4096)
+    monkeypatch.setattr(connection_module, "MAX_WRITE_BUFFER", 4096)
     server, recorder = await start_server()
     writer = await deaf_station(server)
     # Each settlement is acknowledged; the replies outgrow the buffers nobody empties.

@@ -15,7 +15,7 @@ from custom_components.iot_zinx.protocol.stream import (
     MIN_BUFFER,
     Garbage,
     Iccid,
-    Link,
+    LinkKeepalive,
     StreamItem,
     StreamSplitter,
 )
@@ -66,7 +66,7 @@ def item_size(item: StreamItem) -> int:
         return len(item.encode())
     if isinstance(item, Iccid):
         return ICCID_LENGTH
-    if isinstance(item, Link):
+    if isinstance(item, LinkKeepalive):
         return 4
     return len(item.data)
 
@@ -84,7 +84,7 @@ def test_connect_sequence_in_one_piece() -> None:
     splitter = StreamSplitter()
     data = ICCID + RAW_REGISTER + b"link" + RAW_HEARTBEAT
     items = splitter.feed(data)
-    assert items == [Iccid("89860413161892009275"), REGISTER, Link(), HEARTBEAT]
+    assert items == [Iccid("89860413161892009275"), REGISTER, LinkKeepalive(), HEARTBEAT]
     assert (splitter.frames, splitter.bad_frames, splitter.skipped_bytes) == (2, 0, 0)
     assert splitter.buffered == 0
     assert_accounted(splitter, len(data), items)
@@ -96,7 +96,13 @@ def test_connect_sequence_byte_by_byte() -> None:
     items: list[StreamItem] = []
     for index in range(len(data)):
         items += splitter.feed(data[index : index + 1])
-    assert items == [Iccid("89860413161892009275"), REGISTER, Link(), HEARTBEAT, Link()]
+    assert items == [
+        Iccid("89860413161892009275"),
+        REGISTER,
+        LinkKeepalive(),
+        HEARTBEAT,
+        LinkKeepalive(),
+    ]
     assert splitter.buffered == 0
 
 
@@ -114,7 +120,7 @@ def test_feed_accepts_bytearray_and_memoryview() -> None:
     assert splitter.feed(memoryview(RAW_REGISTER)[8:]) == [REGISTER]
     assert splitter.feed(memoryview(RAW_HEARTBEAT)) == [HEARTBEAT]
     items = splitter.feed(bytearray(b"link"))
-    assert items == [Link()]
+    assert items == [LinkKeepalive()]
 
 
 def test_items_are_bytes_and_str() -> None:
@@ -126,7 +132,7 @@ def test_items_are_bytes_and_str() -> None:
     assert type(frame.payload) is bytes
     assert garbage == Garbage(b"xy")
     assert type(garbage.data) is bytes
-    assert all(isinstance(item, StreamItem) for item in [*items, Link()])
+    assert all(isinstance(item, StreamItem) for item in [*items, LinkKeepalive()])
 
 
 @pytest.mark.parametrize("size", range(1, ICCID_LENGTH))
@@ -173,7 +179,7 @@ def test_link_prefix_waits(prefix: bytes) -> None:
     splitter = StreamSplitter()
     assert splitter.feed(prefix) == []
     assert splitter.buffered == len(prefix)
-    assert splitter.feed(b"link"[len(prefix) :]) == [Link()]
+    assert splitter.feed(b"link"[len(prefix) :]) == [LinkKeepalive()]
     assert splitter.buffered == 0
 
 
@@ -186,7 +192,7 @@ def test_broken_link_is_garbage() -> None:
 
 def test_link_after_garbage_and_many_links() -> None:
     items = StreamSplitter().feed(b"ablinklinklink")
-    assert items == [Garbage(b"ab"), Link(), Link(), Link()]
+    assert items == [Garbage(b"ab"), LinkKeepalive(), LinkKeepalive(), LinkKeepalive()]
 
 
 @pytest.mark.parametrize("size", range(1, len(RAW_REGISTER)))
@@ -368,7 +374,7 @@ def vector_frames() -> list[bytes]:
 
 iccids = st.text(alphabet="0123456789", min_size=ICCID_LENGTH, max_size=ICCID_LENGTH)
 # Frames interleaved with keepalives, as a module sends them.
-stream_items = st.lists(st.one_of(frames, st.just(Link())), max_size=25)
+stream_items = st.lists(st.one_of(frames, st.just(LinkKeepalive())), max_size=25)
 
 
 def _encode(items: Sequence[StreamItem]) -> bytes:
@@ -388,7 +394,7 @@ def _encode(items: Sequence[StreamItem]) -> bytes:
 def test_any_chunking_of_a_valid_stream_yields_the_same_items(
     iccid: str, body: list[StreamItem], cuts: list[int]
 ) -> None:
-    expected: list[StreamItem] = [Iccid(iccid), Link(), *body]
+    expected: list[StreamItem] = [Iccid(iccid), LinkKeepalive(), *body]
     data = _encode(expected)
     splitter = StreamSplitter()
     items = feed_all(splitter, chunked(data, cuts))

@@ -24,9 +24,8 @@ from typing import TextIO
 
 from .frame import Frame
 from .jsonify import JsonValue, frame_to_dict
-from .link import OfflineReason, ServerConfig, StationLink
 from .messages import CardReply, CardSwipe, Settlement, UpstreamMessage
-from .server import DnyServer
+from .server import DnyServer, OfflineReason, ServerConfig, StationLink
 
 # CardAccountStatus 0 "normal" (docs/protocol.md 7.4), rate mode 0 "time".
 _CARD_ACCEPTED = 0

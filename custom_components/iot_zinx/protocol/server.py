@@ -3,7 +3,9 @@
 ``DnyServer`` is the protocol package's front door. It listens, answers what a gateway
 answers by itself (docs/protocol.md 6), tells a ``ServerObserver`` what the stations say, and
 sends downstream commands with the protocol's spacing, timeout and single resend
-(docs/protocol.md 2). The connection-level work is in ``session.py``.
+(docs/protocol.md 2). The live stations and their command queues are in ``registry.py``, one
+TCP connection in ``connection.py``; the public value types this module exports are defined in
+``registry.py``.
 """
 
 from __future__ import annotations
@@ -16,16 +18,16 @@ from typing import TYPE_CHECKING
 
 from .errors import StationOfflineError
 from .frame import parse_physical_id
-from .link import (
+from .registry import (
     ConnectionLogger,
     FrameLogger,
     OfflineReason,
     ServerConfig,
     ServerObserver,
     ServerStats,
+    SessionRegistry,
     StationLink,
 )
-from .session import SessionRegistry
 
 if TYPE_CHECKING:
     from .messages import DownstreamCommand, StationReply

@@ -45,8 +45,12 @@ class Iccid:
 
 
 @dataclass(frozen=True, slots=True)
-class Link:
-    """The ``link`` keepalive of an idle module (docs/protocol.md 1); it needs no reply."""
+class LinkKeepalive:
+    """The ``link`` keepalive of an idle module (docs/protocol.md 1); it needs no reply.
+
+    Not to be confused with ``server.StationLink``, the server's view of a station's
+    connection.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +61,9 @@ class Garbage:
 
 
 # A plain union rather than a ``type`` statement, so that it also works with isinstance().
-StreamItem = Frame | Iccid | Link | Garbage
+StreamItem = Frame | Iccid | LinkKeepalive | Garbage
 
-_LINK_ITEM = Link()
+_LINK_ITEM = LinkKeepalive()
 
 
 class StreamSplitter:
