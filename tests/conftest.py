@@ -48,6 +48,7 @@ from custom_components.iot_zinx.const import (
     CONF_HEARTBEAT_TIMEOUT,
     DOMAIN,
 )
+from custom_components.iot_zinx.entries import station_entries
 from custom_components.iot_zinx.protocol.messages import PowerHeartbeat
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
 
@@ -312,7 +313,7 @@ async def wait_for_station(
     async with asyncio.timeout(within):
         while True:
             await hass.async_block_till_done()
-            for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+            for entry in station_entries(hass, loaded=True):
                 station = entry.runtime_data.stations.get(station_id)
                 if station is not None and predicate(station):
                     return

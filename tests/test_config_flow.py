@@ -72,7 +72,6 @@ OPTIONS_INPUT = {
     CONF_CARD_ALLOW_LIST: ["0a1b2c3d", " 0x0A1B2C3D ", "DEADBEEF", ""],
     CONF_ADMISSION: "allow_list",
     CONF_STATION_ALLOW_LIST: ["04a228cd"],
-    CONF_FORWARD_RETENTION_DAYS: 14,
     CONF_PORT_ENTITIES: "essential",
     CONF_LARGE_SITE_TUNING: False,
 }
@@ -174,11 +173,11 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
         CONF_CARD_ALLOW_LIST: [],
         CONF_ADMISSION: "any",
         CONF_STATION_ALLOW_LIST: [],
-        CONF_FORWARD_RETENTION_DAYS: 7,
         CONF_PORT_ENTITIES: "all",
         CONF_LARGE_SITE_TUNING: False,
     }
-    assert hass.data[DATA_FORWARDING].settings.retention == timedelta(days=7)
+    # The webhook retention is no longer a server's option: forwarding's own entry has it.
+    assert CONF_FORWARD_RETENTION_DAYS not in result["data_schema"]({})
 
     result = await hass.config_entries.options.async_configure(result["flow_id"], OPTIONS_INPUT)
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -192,8 +191,7 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
     assert init_integration.state is ConfigEntryState.LOADED
     assert init_integration.runtime_data is not hub_before
     assert init_integration.runtime_data.server.config.heartbeat_timeout == 600.0
-    # The webhook outbox's retention is an option too.
-    assert hass.data[DATA_FORWARDING].settings.retention == timedelta(days=14)
+    assert hass.data[DATA_FORWARDING].settings.retention == timedelta(days=7)
 
     # The next time, the form shows the saved values.
     result = await hass.config_entries.options.async_init(init_integration.entry_id)

@@ -139,7 +139,7 @@ async def test_unexpected_error_is_retried_loudly(
 ) -> None:
     """A bug in an attempt is logged and the event retried, the queue does not die."""
     with patch(
-        "custom_components.iot_zinx.forwarding.async_deliver", side_effect=RuntimeError("bug")
+        "custom_components.iot_zinx.forwarding_lanes.async_deliver", side_effect=RuntimeError("bug")
     ):
         await forward(hass, receiver.url, envelope(1))
         await wait_until(lambda: failures(manager) == [1])

@@ -14,13 +14,18 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockEntityPlatform
 
 import custom_components.iot_zinx  # noqa: F401
-from custom_components.iot_zinx.const import DOMAIN
+from custom_components.iot_zinx.const import (
+    CONF_KIND,
+    DOMAIN,
+    FORWARDING_UNIQUE_ID,
+    KIND_FORWARDING,
+)
 from custom_components.iot_zinx.forwarding import ForwardingManager
 from custom_components.iot_zinx.forwarding_entities import (
-    async_remove_forwarding_device,
     async_setup_forwarding_sensors,
     forwarding_device_identifier,
 )
+from custom_components.iot_zinx.forwarding_entry import async_remove_forwarding_entry_device
 from custom_components.iot_zinx.outbox import Endpoint
 
 from .conftest import device_by_identifier
@@ -70,8 +75,13 @@ class SensorPlatform:
 
 @pytest.fixture
 async def entry(hass: HomeAssistant) -> MockConfigEntry:
-    """A loaded station-server entry (only its sensor platform matters here)."""
-    config_entry = MockConfigEntry(domain=DOMAIN, entry_id="01FORWARDINGENTRY000000000")
+    """Forwarding's own entry, loaded (only its sensor platform matters here)."""
+    config_entry = MockConfigEntry(
+        domain=DOMAIN,
+        entry_id="01FORWARDINGENTRY000000000",
+        unique_id=FORWARDING_UNIQUE_ID,
+        data={CONF_KIND: KIND_FORWARDING},
+    )
     config_entry.add_to_hass(hass)
     config_entry.mock_state(hass, ConfigEntryState.LOADED)
     return config_entry
@@ -157,30 +167,6 @@ async def test_long_error_is_cut_to_a_state(
     assert error.state.endswith("…")
 
 
-async def test_one_entry_shows_the_endpoints(
-    hass: HomeAssistant, manager: ForwardingManager, entry: MockConfigEntry
-) -> None:
-    """With two station servers only the first shows them; the second takes over later."""
-    second = MockConfigEntry(domain=DOMAIN, entry_id="01FORWARDINGENTRY000000001")
-    second.add_to_hass(hass)
-    second.mock_state(hass, ConfigEntryState.LOADED)
-    added: list[Entity] = []
-
-    await async_setup_forwarding_sensors(hass, entry, added.extend)
-    await async_setup_forwarding_sensors(hass, second, added.extend)
-    assert manager.sensor_entry_id == entry.entry_id
-    await async_setup_forwarding_sensors(hass, entry, added.extend)  # reload of the owner
-    assert manager.sensor_entry_id == entry.entry_id
-
-    entry.mock_state(hass, ConfigEntryState.NOT_LOADED)
-    await async_setup_forwarding_sensors(hass, second, added.extend)
-    assert manager.sensor_entry_id == second.entry_id
-
-    # What unloading the entry runs (its real unload would stop a hub it does not have).
-    await second._async_process_on_unload(hass)
-    assert manager.sensor_entry_id is None
-
-
 async def test_forgotten_endpoint_devices_removed(
     hass: HomeAssistant, manager: ForwardingManager, entry: MockConfigEntry
 ) -> None:
@@ -210,7 +196,7 @@ async def test_removing_an_endpoint_device(
     station = registry.async_get_or_create(
         config_entry_id=entry.entry_id, identifiers={(DOMAIN, STATION_A)}
     )
-    assert async_remove_forwarding_device(hass, station) is None
+    assert async_remove_forwarding_entry_device(hass, station) is False
 
     receiver.respond(receiver.hang())
     await forward(hass, receiver.url, envelope(1))
@@ -218,10 +204,10 @@ async def test_removing_an_endpoint_device(
     device = registry.async_get_or_create(
         config_entry_id=entry.entry_id, identifiers={forwarding_device_identifier(key)}
     )
-    assert async_remove_forwarding_device(hass, device) is False
+    assert async_remove_forwarding_entry_device(hass, device) is False
     receiver.release.set()
     await wait_until(lambda: manager.outbox.pending_count == 0)
-    assert async_remove_forwarding_device(hass, device) is True
+    assert async_remove_forwarding_entry_device(hass, device) is True
     assert key not in manager.endpoint_keys
 
 
@@ -233,4 +219,4 @@ async def test_without_forwarding(hass: HomeAssistant, entry: MockConfigEntry) -
     device = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id, identifiers={forwarding_device_identifier("k")}
     )
-    assert async_remove_forwarding_device(hass, device) is True
+    assert async_remove_forwarding_entry_device(hass, device) is True

@@ -179,7 +179,8 @@ async def async_setup(hass, config):
     def report():
         hub = None
         for entry in hass.config_entries.async_entries("iot_zinx"):
-            hub = getattr(entry, "runtime_data", None)
+            if entry.data.get("kind") != "forwarding":  # webhook forwarding's entry: no hub
+                hub = getattr(entry, "runtime_data", None)
         data = {"t": time.monotonic(), "lags_ms": [round(x * 1000, 2) for x in lags],
                 "states": hass.states.async_entity_ids_count(),
                 "gc2_ms": [round(x * 1000, 1) for x in gc_pauses]}

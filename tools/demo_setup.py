@@ -509,7 +509,8 @@ async def restart(hass: Hass, process: subprocess.Popen[bytes], log: Path, deadl
 async def add_integration(hass: Hass, station_port: int) -> str:
     """The IoT-Zinx entry through the config flow, as the Add integration dialog does it."""
     for entry in await hass.request("GET", "/api/config/config_entries/entry"):
-        if entry["domain"] == DOMAIN:
+        # Not webhook forwarding's own entry (made by the system on first use).
+        if entry["domain"] == DOMAIN and entry["source"] != "system":
             return str(entry["entry_id"])
     form = await hass.request(
         "POST",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant
@@ -13,9 +11,7 @@ from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.typing import ConfigType
 
 from .const import (
-    CONF_FORWARD_RETENTION_DAYS,
     CONF_LARGE_SITE_TUNING,
-    DEFAULT_FORWARD_RETENTION_DAYS,
     DEFAULT_LARGE_SITE_TUNING,
     DOMAIN,
     ISSUE_CANNOT_BIND,
@@ -26,8 +22,14 @@ from .entity_levels import (
     port_entity_level,
     site_entities_wanted,
 )
-from .forwarding import DATA_FORWARDING, async_setup_forwarding
-from .forwarding_entities import async_remove_forwarding_device
+from .entries import is_forwarding_entry
+from .forwarding import async_setup_forwarding
+from .forwarding_entry import (
+    async_migrate_forwarding,
+    async_remove_forwarding_entry_device,
+    async_setup_forwarding_entry,
+    async_unload_forwarding_entry,
+)
 from .frontend import async_register_frontend
 from .hub import IotZinxHub, async_remove_storage
 from .runtime_tuning import DATA_RUNTIME_TUNING, async_runtime_tuning
@@ -55,13 +57,17 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     # final write, so the device_offline events of the shutdown are delivered after the
     # next start.
     await async_setup_forwarding(hass)
+    # Its own config entry, from an older version's station entries and outbox if needed.
+    async_migrate_forwarding(hass)
     await async_register_frontend(hass)
     async_register_websocket_commands(hass)
     return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> bool:
-    """Bind the station server and add the platforms."""
+    """Bind the station server and add the platforms (or set up forwarding's entry)."""
+    if is_forwarding_entry(entry):
+        return await async_setup_forwarding_entry(hass, entry)
     hub = IotZinxHub(hass, entry)
     issue_id = f"{ISSUE_CANNOT_BIND}_{entry.entry_id}"
     try:
@@ -92,13 +98,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> b
     # The hub stops itself on EVENT_HOMEASSISTANT_STOP (entries are not unloaded then):
     # stations get their device_offline (system_shutdown) and the orders are saved.
     entry.runtime_data = hub
-    # One outbox serves every entry; the retention is an option of the entry (the last one
-    # set up wins when several entries disagree).
-    hass.data[DATA_FORWARDING].set_retention(
-        timedelta(
-            days=entry.options.get(CONF_FORWARD_RETENTION_DAYS, DEFAULT_FORWARD_RETENTION_DAYS)
-        )
-    )
     # Before the platforms add anything: what the port_entities option dropped goes away.
     async_remove_unwanted_entities(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
@@ -110,6 +109,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> b
 
 async def async_unload_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> bool:
     """Remove the platforms and close the listener and every station connection."""
+    if is_forwarding_entry(entry):
+        return await async_unload_forwarding_entry(hass, entry)
     if unload_ok := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         await entry.runtime_data.async_stop()
         # Thaws once no entry wants it: the removed entities' objects are then reclaimable.
@@ -120,6 +121,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> 
 
 async def async_remove_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> None:
     """Forget a deleted entry's persisted orders and energy, and its repair issue."""
+    if is_forwarding_entry(entry):
+        return  # the outbox is Home Assistant's: deleting the entry loses no event
     ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_CANNOT_BIND}_{entry.entry_id}")
     await async_remove_storage(hass, entry.entry_id)
 
@@ -132,9 +135,9 @@ async def async_remove_config_entry_device(
     An online station would come straight back with its next heartbeat; removing an
     offline one also forgets its persisted state (lifetime energy, open orders).
     """
-    if (allowed := async_remove_forwarding_device(hass, device_entry)) is not None:
+    if is_forwarding_entry(entry):
         # A webhook endpoint's service device: removable once its backlog is delivered.
-        return allowed
+        return async_remove_forwarding_entry_device(hass, device_entry)
     if site_device_identifier(entry.entry_id) in device_entry.identifiers:
         # The site's totals: they would come straight back while the option provides them.
         return not site_entities_wanted(port_entity_level(entry))

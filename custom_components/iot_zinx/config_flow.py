@@ -44,6 +44,7 @@ from .const import (
     CONF_ELECTRICITY_PRICE,
     CONF_FORWARD_RETENTION_DAYS,
     CONF_HEARTBEAT_TIMEOUT,
+    CONF_KIND,
     CONF_LARGE_SITE_TUNING,
     CONF_PORT_ENTITIES,
     CONF_SERVICE_PRICE,
@@ -62,6 +63,9 @@ from .const import (
     DEFAULT_PORT_ENTITIES,
     DEFAULT_SERVICE_PRICE,
     DOMAIN,
+    FORWARDING_TITLE,
+    FORWARDING_UNIQUE_ID,
+    KIND_FORWARDING,
     LOGGER,
     MAX_CHARGE_ENERGY_KWH,
     MAX_CHARGE_MINUTES,
@@ -70,6 +74,7 @@ from .const import (
     MIN_HEARTBEAT_TIMEOUT,
     PORT_ENTITY_LEVELS,
 )
+from .entries import is_forwarding_entry
 
 # Card ids and station ids are both shown as 8 hex digits (docs/protocol.md 2 and 3, 0x02).
 _HEX_ID = re.compile(r"^(?:0[xX])?([0-9A-Fa-f]{8})$")
@@ -128,9 +133,31 @@ class IotZinxConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> IotZinxOptionsFlow:
-        """Return the options flow."""
+    def async_get_options_flow(
+        config_entry: ConfigEntry,
+    ) -> IotZinxOptionsFlow | ForwardingOptionsFlow:
+        """Return the options flow: a station server's, or webhook forwarding's."""
+        if is_forwarding_entry(config_entry):
+            return ForwardingOptionsFlow()
         return IotZinxOptionsFlow()
+
+    async def async_step_system(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Create webhook forwarding's own entry (on first use, or when upgrading).
+
+        The retention found on the station entries of an older version comes in `user_input`.
+        """
+        await self.async_set_unique_id(FORWARDING_UNIQUE_ID)
+        self._abort_if_unique_id_configured()
+        data = user_input or {}
+        return self.async_create_entry(
+            title=FORWARDING_TITLE,
+            data={CONF_KIND: KIND_FORWARDING},
+            options={
+                CONF_FORWARD_RETENTION_DAYS: int(
+                    data.get(CONF_FORWARD_RETENTION_DAYS, DEFAULT_FORWARD_RETENTION_DAYS)
+                )
+            },
+        )
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask where to listen for stations."""
@@ -156,6 +183,8 @@ class IotZinxConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Move the station server to another address or port."""
         entry = self._get_reconfigure_entry()
+        if is_forwarding_entry(entry):
+            return self.async_abort(reason="forwarding_not_reconfigurable")
         errors: dict[str, str] = {}
         host, port = entry.data[CONF_HOST], entry.data[CONF_PORT]
         if user_input is not None:
@@ -205,7 +234,6 @@ class IotZinxOptionsFlow(OptionsFlowWithReload):
                         **user_input,
                         CONF_HEARTBEAT_TIMEOUT: int(user_input[CONF_HEARTBEAT_TIMEOUT]),
                         CONF_CHARGE_MINUTES: int(user_input[CONF_CHARGE_MINUTES]),
-                        CONF_FORWARD_RETENTION_DAYS: int(user_input[CONF_FORWARD_RETENTION_DAYS]),
                         CONF_CARD_ALLOW_LIST: cards,
                         CONF_STATION_ALLOW_LIST: stations,
                     }
@@ -213,6 +241,33 @@ class IotZinxOptionsFlow(OptionsFlowWithReload):
         return self.async_show_form(
             step_id="init", data_schema=_options_schema(values), errors=errors
         )
+
+
+class ForwardingOptionsFlow(OptionsFlowWithReload):
+    """Webhook forwarding's options: how long an undelivered event is retried."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show the forwarding step (its own translations, apart from a server's)."""
+        return await self.async_step_forwarding()
+
+    async def async_step_forwarding(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the retention in days."""
+        if user_input is not None:
+            days = int(user_input[CONF_FORWARD_RETENTION_DAYS])
+            return self.async_create_entry(data={CONF_FORWARD_RETENTION_DAYS: days})
+        current = self.config_entry.options.get(
+            CONF_FORWARD_RETENTION_DAYS, DEFAULT_FORWARD_RETENTION_DAYS
+        )
+        schema = probatio.Schema(
+            {
+                probatio.Required(CONF_FORWARD_RETENTION_DAYS, default=current): _number(
+                    1, MAX_FORWARD_RETENTION_DAYS, 1, "d"
+                )
+            }
+        )
+        return self.async_show_form(step_id="forwarding", data_schema=schema)
 
 
 _DEFAULT_OPTIONS: dict[str, Any] = {
@@ -226,7 +281,6 @@ _DEFAULT_OPTIONS: dict[str, Any] = {
     CONF_CARD_ALLOW_LIST: [],
     CONF_ADMISSION: DEFAULT_ADMISSION,
     CONF_STATION_ALLOW_LIST: [],
-    CONF_FORWARD_RETENTION_DAYS: DEFAULT_FORWARD_RETENTION_DAYS,
     CONF_PORT_ENTITIES: DEFAULT_PORT_ENTITIES,
     CONF_LARGE_SITE_TUNING: DEFAULT_LARGE_SITE_TUNING,
 }
@@ -276,7 +330,6 @@ def _options_schema(values: dict[str, Any]) -> probatio.Schema:
             key(CONF_CARD_ALLOW_LIST): TextSelector(TextSelectorConfig(multiple=True)),
             key(CONF_ADMISSION): _select(ADMISSIONS, CONF_ADMISSION),
             key(CONF_STATION_ALLOW_LIST): TextSelector(TextSelectorConfig(multiple=True)),
-            key(CONF_FORWARD_RETENTION_DAYS): _number(1, MAX_FORWARD_RETENTION_DAYS, 1, "d"),
             key(CONF_PORT_ENTITIES): _select(PORT_ENTITY_LEVELS, CONF_PORT_ENTITIES),
             key(CONF_LARGE_SITE_TUNING): BooleanSelector(),
         }

@@ -43,6 +43,14 @@ CONF_FORWARD_RETENTION_DAYS: Final = "forward_retention_days"
 DEFAULT_FORWARD_RETENTION_DAYS: Final = 7
 MAX_FORWARD_RETENTION_DAYS: Final = 90
 
+# Webhook forwarding has a config entry of its own (a "service" entry, created on first use):
+# it holds the retention option and the endpoints' devices. Station-server entries have no
+# `kind` in their data.
+CONF_KIND: Final = "kind"
+KIND_FORWARDING: Final = "forwarding"
+FORWARDING_UNIQUE_ID: Final = "forwarding"
+FORWARDING_TITLE: Final = "Webhook forwarding"
+
 # Which entities a port gets. Each entity costs Home Assistant about 11 KB and some work on
 # every write, so an operator of thousands of stations keeps the essential ones, or none and
 # reads the ports through the station's totals, the events, the dashboard and the actions.

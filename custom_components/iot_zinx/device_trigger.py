@@ -28,8 +28,8 @@ from homeassistant.helpers.typing import ConfigType
 import probatio
 
 from .const import DOMAIN, EVENT_IOT_ZINX
+from .entries import station_entries
 from .events import PORT_EVENT_TYPES, EventType
-from .forwarding_entities import forwarding_endpoint_key
 
 CONF_PORT: Final = "port"
 # docs/protocol.md section 2: ports 0x00-0x0F on the wire, so 1..16.
@@ -48,8 +48,10 @@ TRIGGER_SCHEMA = DEVICE_TRIGGER_BASE_SCHEMA.extend(
 def _station_id(hass: HomeAssistant, device_id: str) -> str | None:
     """The station's physical id ("04A228CD") of a device of this integration."""
     device = dr.async_get(hass).async_get(device_id, include_child_devices=False)
-    if device is None or forwarding_endpoint_key(device) is not None:
-        # A webhook endpoint's service device fires no station events.
+    if device is None or device.config_entry_id not in {
+        entry.entry_id for entry in station_entries(hass)
+    }:
+        # Only a station server's devices fire station events.
         return None
     return next((ident for domain, ident in device.identifiers if domain == DOMAIN), None)
 

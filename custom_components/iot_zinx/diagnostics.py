@@ -1,4 +1,8 @@
-"""Diagnostics of the iot_zinx integration: options, stations and server counters."""
+"""Diagnostics of the iot_zinx integration: options, stations and server counters.
+
+Webhook forwarding's own entry shows the forwarding instead: settings, outbox, endpoints and
+dead letters (credentials redacted).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_CARD_ALLOW_LIST
+from .entries import is_forwarding_entry
 from .forwarding import DATA_FORWARDING
 from .runtime_tuning import DATA_RUNTIME_TUNING
 
@@ -23,20 +28,22 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: IotZinxConfigEntry
 ) -> dict[str, Any]:
     """The entry's configuration and the hub's view of its stations and server."""
+    entry_data = {
+        "title": entry.title,
+        "data": dict(entry.data),
+        "options": dict(entry.options),
+    }
+    if is_forwarding_entry(entry):
+        # The outbox and dead letters of every webhook endpoint (credentials redacted).
+        manager = hass.data.get(DATA_FORWARDING)
+        return {
+            "entry": entry_data,
+            "forwarding": manager.diagnostics() if manager is not None else None,
+        }
     return async_redact_data(
         {
-            "entry": {
-                "title": entry.title,
-                "data": dict(entry.data),
-                "options": dict(entry.options),
-            },
+            "entry": entry_data,
             "hub": entry.runtime_data.diagnostics(),
-            # The outbox and dead letters of every webhook endpoint (credentials redacted).
-            "forwarding": (
-                manager.diagnostics()
-                if (manager := hass.data.get(DATA_FORWARDING)) is not None
-                else None
-            ),
             # The large-site tuning (process-wide): the heap's passes, the switch interval.
             "runtime_tuning": (
                 tuning.diagnostics()

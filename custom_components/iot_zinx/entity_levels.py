@@ -111,7 +111,7 @@ def async_remove_unwanted_entities(hass: HomeAssistant, entry: ConfigEntry) -> i
                 if parsed.port is None
                 else port_entity_wanted(level, entity.domain, parsed.key)
             )
-        else:  # the forwarding endpoints' diagnostic sensors: not the option's business
+        else:  # an older version's endpoint sensor (moving to forwarding's entry): not ours
             continue
         if not wanted:
             unwanted.append(entity.entity_id)

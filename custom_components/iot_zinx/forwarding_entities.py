@@ -1,8 +1,8 @@
 """Diagnostic sensors of the webhook endpoints, one "service" device per endpoint.
 
-Endpoints are global (the action is not tied to a config entry) but entities need an entry:
-the first loaded entry whose sensor platform calls `async_setup_forwarding_sensors` shows
-them; another entry takes over when that one unloads.
+They belong to webhook forwarding's own config entry (forwarding_entry.py), whose sensor
+platform calls `async_setup_forwarding_sensors`; each endpoint's device hangs off the entry's
+"Webhook forwarding" service device.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
@@ -36,6 +36,8 @@ from .forwarding import (
 from .signals import SIGNAL_ENDPOINT_ADDED, signal_endpoint_update
 
 DEVICE_PREFIX: Final = "forwarding_"
+# Forwarding's own service device ("forwarding" has no DEVICE_PREFIX: it is no endpoint).
+FORWARDING_DEVICE_IDENTIFIER: Final = (DOMAIN, "forwarding")
 # A sensor state holds at most 255 characters.
 _MAX_STATE: Final = 255
 
@@ -116,8 +118,9 @@ class ForwardingEndpointSensor(SensorEntity):
         manager: ForwardingManager,
         endpoint_key: str,
         description: ForwardingSensorEntityDescription,
+        via_device_id: str | None = None,
     ) -> None:
-        """Attach the sensor to the endpoint's service device."""
+        """Attach the sensor to the endpoint's service device (under forwarding's own)."""
         self._manager = manager
         self._endpoint_key = endpoint_key
         self.entity_description = description
@@ -130,6 +133,8 @@ class ForwardingEndpointSensor(SensorEntity):
             manufacturer="IoT-Zinx",
             model="Webhook endpoint",
         )
+        if via_device_id is not None:
+            self._attr_device_info["via_device_id"] = via_device_id
 
     @property
     def available(self) -> bool:
@@ -151,9 +156,11 @@ class ForwardingEndpointSensor(SensorEntity):
         )
 
 
-def _sensors(manager: ForwardingManager, endpoint_key: str) -> list[ForwardingEndpointSensor]:
+def _sensors(
+    manager: ForwardingManager, endpoint_key: str, via_device_id: str | None
+) -> list[ForwardingEndpointSensor]:
     return [
-        ForwardingEndpointSensor(manager, endpoint_key, description)
+        ForwardingEndpointSensor(manager, endpoint_key, description, via_device_id)
         for description in FORWARDING_SENSORS
     ]
 
@@ -163,52 +170,25 @@ async def async_setup_forwarding_sensors(
     entry: ConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the endpoint sensors to `entry` (from sensor.py's async_setup_entry)."""
+    """Add the endpoint sensors to forwarding's `entry` (from sensor.py's async_setup_entry)."""
     if (manager := hass.data.get(DATA_FORWARDING)) is None:
         return
-    owner = manager.sensor_entry_id
-    if owner is not None and owner != entry.entry_id:
-        owner_entry = hass.config_entries.async_get_entry(owner)
-        if owner_entry is not None and owner_entry.state in (
-            ConfigEntryState.LOADED,
-            ConfigEntryState.SETUP_IN_PROGRESS,
-        ):
-            return
-    manager.sensor_entry_id = entry.entry_id
-
-    @callback
-    def _release() -> None:
-        if manager.sensor_entry_id == entry.entry_id:
-            manager.sensor_entry_id = None
-
-    entry.async_on_unload(_release)
-
-    # Devices of endpoints the manager forgot (unused for longer than the retention).
     registry = dr.async_get(hass)
+    via = registry.async_get_device_by_identifier(FORWARDING_DEVICE_IDENTIFIER, entry.entry_id)
+    via_device_id = via.id if via is not None else None
+    # Devices of endpoints the manager forgot (unused for longer than the retention).
     known = set(manager.endpoint_keys)
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
         key = forwarding_endpoint_key(device)
         if key is not None and key not in known:
             registry.async_remove_device(device.id)
 
-    async_add_entities([sensor for key in known for sensor in _sensors(manager, key)])
+    async_add_entities(
+        [sensor for key in known for sensor in _sensors(manager, key, via_device_id)]
+    )
 
     @callback
     def _endpoint_added(endpoint_key: str) -> None:
-        async_add_entities(_sensors(manager, endpoint_key))
+        async_add_entities(_sensors(manager, endpoint_key, via_device_id))
 
     entry.async_on_unload(async_dispatcher_connect(hass, SIGNAL_ENDPOINT_ADDED, _endpoint_added))
-
-
-@callback
-def async_remove_forwarding_device(hass: HomeAssistant, device: dr.DeviceEntry) -> bool | None:
-    """For async_remove_config_entry_device: None when `device` is no endpoint device.
-
-    An endpoint with events still queued cannot be removed (they would come back with the
-    next attempt); otherwise its figures are forgotten and the device may go.
-    """
-    if (key := forwarding_endpoint_key(device)) is None:
-        return None
-    if (manager := hass.data.get(DATA_FORWARDING)) is None:
-        return True
-    return manager.forget_endpoint(key)

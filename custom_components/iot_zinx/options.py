@@ -21,7 +21,6 @@ from .const import (
     CONF_CHARGE_MINUTES,
     CONF_CHARGE_MODE,
     CONF_ELECTRICITY_PRICE,
-    CONF_FORWARD_RETENTION_DAYS,
     CONF_HEARTBEAT_TIMEOUT,
     CONF_LARGE_SITE_TUNING,
     CONF_PORT_ENTITIES,
@@ -32,7 +31,6 @@ from .const import (
     DEFAULT_CHARGE_MINUTES,
     DEFAULT_CHARGE_MODE,
     DEFAULT_ELECTRICITY_PRICE,
-    DEFAULT_FORWARD_RETENTION_DAYS,
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_LARGE_SITE_TUNING,
     DEFAULT_PORT_ENTITIES,
@@ -67,7 +65,6 @@ class ServerOptions:
     station_allow_list: frozenset[str] | None
     port_entities: str
     large_site_tuning: bool
-    forward_retention_days: float
 
     @classmethod
     def from_entry(cls, entry: ConfigEntry[Any]) -> ServerOptions:
@@ -101,9 +98,6 @@ class ServerOptions:
             station_allow_list=stations,
             port_entities=str(options.get(CONF_PORT_ENTITIES, DEFAULT_PORT_ENTITIES)),
             large_site_tuning=bool(options.get(CONF_LARGE_SITE_TUNING, DEFAULT_LARGE_SITE_TUNING)),
-            forward_retention_days=float(
-                options.get(CONF_FORWARD_RETENTION_DAYS, DEFAULT_FORWARD_RETENTION_DAYS)
-            ),
         )
 
     def card_accepted(self, card_hex: str) -> bool:

@@ -1,18 +1,6 @@
 """The durable outbox of webhook forwarding: events survive restarts and crashes until delivered.
 
-Layout on disk (Home Assistant `Store` files in `.storage/`, private, written atomically):
-
-* `iot_zinx.forwarding` — the index: live segment numbers, which of their entries are done,
-  the retry state of queue heads, per-endpoint statistics and the dead letters.
-* `iot_zinx.forwarding_outbox.<n>` — segments: up to `segment_entries` events (or
-  `segment_bytes` of bodies) with the endpoint credentials they need.
-
-Why segments: an enqueue must be on disk before the action returns, and rewriting one file
-holding the whole backlog on every enqueue would cost O(backlog) per event (and wear out the
-SD cards many Home Assistant hosts run on). An enqueue rewrites only the small head segment.
-A segment is deleted once every event in it is delivered or dead-lettered, and rewritten with
-only its pending events when most of it is done, so memory and disk hold about the backlog.
-
+Its files (the index and the segments, and why segments) are described in `outbox_files.py`.
 Only enqueues are written synchronously. Progress (done markers, retry state, statistics) is
 written a moment later; a crash in between makes a few events be delivered again, which the
 contract allows (at-least-once: a receiver de-duplicates on `event_id`, and the redelivered
@@ -24,23 +12,45 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass, field
-import hashlib
 import logging
-import os
-from typing import Any, Final, NotRequired, TypedDict
+from typing import Any, Final
 
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.storage import STORAGE_DIR, Store
-from yarl import URL
+from homeassistant.helpers.storage import Store
 
 from .const import DOMAIN
+from .outbox_files import (
+    INDEX_KEY,
+    STORAGE_VERSION,
+    _dead_letter_from_data,
+    _endpoint_from_data,
+    _IndexData,
+    _Segment,
+    discover_segments,
+    segment_key,
+)
+from .outbox_records import (
+    DeadLetter,
+    Endpoint,
+    EndpointStats,
+    OutboxEntry,
+    RetryState,
+    endpoint_name,
+    strip_credentials,
+)
+
+__all__ = [
+    "INDEX_KEY",
+    "DeadLetter",
+    "Endpoint",
+    "Outbox",
+    "OutboxEntry",
+    "endpoint_name",
+    "segment_key",
+    "strip_credentials",
+]
 
 _LOGGER = logging.getLogger(__name__)
-
-STORAGE_VERSION: Final = 1
-INDEX_KEY: Final = f"{DOMAIN}.forwarding"
-SEGMENT_KEY_PREFIX: Final = f"{DOMAIN}.forwarding_outbox."
 
 DEFAULT_SEGMENT_ENTRIES: Final = 100
 DEFAULT_SEGMENT_BYTES: Final = 64 * 1024
@@ -50,279 +60,6 @@ INDEX_SAVE_DELAY: Final = 2.0
 # A sealed segment is rewritten without its finished events once they outnumber the pending
 # ones and are at least this many, so one stuck event cannot pin a whole file in memory.
 COMPACT_MIN_DONE: Final = 32
-
-
-def segment_key(number: int) -> str:
-    """Storage key of segment `number`."""
-    return f"{SEGMENT_KEY_PREFIX}{number:08d}"
-
-
-def endpoint_key(url: str, token: str | None, api_key: str | None, secret: str | None) -> str:
-    """Identity of an endpoint: URL plus a fingerprint of its credentials, never the credentials.
-
-    Changing a token makes a new endpoint: its events are sent with the new token while those
-    queued with the old one keep theirs.
-    """
-    material = "\0".join((url, token or "", api_key or "", secret or ""))
-    return hashlib.sha256(material.encode()).hexdigest()[:16]
-
-
-def strip_credentials(url: str) -> str:
-    """The URL as shown to people: without user info, query and fragment (tokens hide there)."""
-    try:
-        parsed = URL(url)
-        return str(parsed.with_user(None).with_query(None).with_fragment(None))
-    except TypeError, ValueError:
-        return "<invalid URL>"
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """Where and how to deliver: the action's url and credentials."""
-
-    url: str
-    token: str | None = None
-    api_key: str | None = None
-    secret: str | None = None
-    key: str = field(init=False, compare=False)
-
-    def __post_init__(self) -> None:
-        """Compute the identity once."""
-        object.__setattr__(
-            self, "key", endpoint_key(self.url, self.token, self.api_key, self.secret)
-        )
-
-    def __repr__(self) -> str:
-        """Never print credentials (this ends up in logs)."""
-        return f"Endpoint({self.display_url!r}, key={self.key})"
-
-    @property
-    def display_url(self) -> str:
-        """The URL with credentials stripped."""
-        return strip_credentials(self.url)
-
-
-def endpoint_name(url: str) -> str:
-    """A short name for an endpoint's device: host (and explicit port) plus path."""
-    try:
-        parsed = URL(url)
-    except TypeError, ValueError:
-        return url
-    host = parsed.host or url
-    if parsed.explicit_port is not None:
-        host = f"{host}:{parsed.explicit_port}"
-    path = parsed.path.rstrip("/")
-    return f"{host}{path}"
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxEntry:
-    """One queued event for one endpoint. Immutable: every attempt sends `body` as is."""
-
-    seq: int
-    endpoint_key: str
-    station_id: str
-    event_id: str
-    event_type: str
-    body: bytes
-    enqueued_at: float
-
-
-@dataclass(slots=True)
-class RetryState:
-    """Why and until when the head of a queue waits."""
-
-    failures: int = 0
-    next_at: float = 0.0
-    error: str | None = None
-
-
-@dataclass(slots=True)
-class EndpointStats:
-    """Per-endpoint counters and times (Unix seconds) shown by sensors and diagnostics."""
-
-    url: str
-    delivered: int = 0
-    dead_letters: int = 0
-    last_success: float | None = None
-    last_error: str | None = None
-    last_error_at: float | None = None
-    failing_since: float | None = None
-    last_activity: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """An event given up on, kept (bounded) for diagnostics and manual replay."""
-
-    endpoint_key: str
-    url: str
-    event_id: str
-    event_type: str
-    station_id: str
-    reason: str
-    status: int | None
-    failures: int
-    enqueued_at: float
-    dead_at: float
-    body: str
-
-
-class _EndpointData(TypedDict):
-    url: str
-    token: NotRequired[str]
-    api_key: NotRequired[str]
-    secret: NotRequired[str]
-
-
-class _EntryData(TypedDict):
-    seq: int
-    endpoint: str
-    device_id: str
-    event_id: str
-    event_type: str
-    body: str
-    enqueued_at: float
-
-
-class _SegmentData(TypedDict):
-    endpoints: dict[str, _EndpointData]
-    entries: list[_EntryData]
-
-
-class _StatsData(TypedDict):
-    url: str
-    delivered: int
-    dead_letters: int
-    last_success: float | None
-    last_error: str | None
-    last_error_at: float | None
-    failing_since: float | None
-    last_activity: float
-
-
-class _DeadLetterData(TypedDict):
-    endpoint_key: str
-    url: str
-    event_id: str
-    event_type: str
-    device_id: str
-    reason: str
-    status: int | None
-    failures: int
-    enqueued_at: float
-    dead_at: float
-    body: str
-
-
-class _IndexData(TypedDict):
-    next_seq: int
-    next_segment: int
-    segments: list[int]
-    done: dict[str, list[int]]
-    retries: dict[str, tuple[int, float, str | None]]
-    endpoints: dict[str, _StatsData]
-    dead_letters: list[_DeadLetterData]
-
-
-def _dead_letter_from_data(data: _DeadLetterData) -> DeadLetter:
-    """A stored dead letter; its ``device_id`` key (the station id) stays, so old outboxes load."""
-    return DeadLetter(
-        endpoint_key=data["endpoint_key"],
-        url=data["url"],
-        event_id=data["event_id"],
-        event_type=data["event_type"],
-        station_id=data["device_id"],
-        reason=data["reason"],
-        status=data["status"],
-        failures=data["failures"],
-        enqueued_at=data["enqueued_at"],
-        dead_at=data["dead_at"],
-        body=data["body"],
-    )
-
-
-def _endpoint_to_data(endpoint: Endpoint) -> _EndpointData:
-    data: _EndpointData = {"url": endpoint.url}
-    if endpoint.token:
-        data["token"] = endpoint.token
-    if endpoint.api_key:
-        data["api_key"] = endpoint.api_key
-    if endpoint.secret:
-        data["secret"] = endpoint.secret
-    return data
-
-
-def _endpoint_from_data(data: _EndpointData) -> Endpoint:
-    return Endpoint(data["url"], data.get("token"), data.get("api_key"), data.get("secret"))
-
-
-class _Segment:
-    """One segment file and what of it is in memory (pending entries only)."""
-
-    __slots__ = (
-        "appended",
-        "done",
-        "endpoints",
-        "entries",
-        "idle",
-        "number",
-        "registered",
-        "removing",
-        "rewriting",
-        "saves",
-        "sealed",
-        "size",
-        "store",
-    )
-
-    def __init__(self, hass: HomeAssistant, number: int, *, sealed: bool) -> None:
-        self.number = number
-        # Not serialised in the event loop: snapshots are fresh objects nobody mutates.
-        self.store: Store[_SegmentData] = Store(
-            hass,
-            STORAGE_VERSION,
-            segment_key(number),
-            private=True,
-            atomic_writes=True,
-            serialize_in_event_loop=False,
-        )
-        self.entries: dict[int, OutboxEntry] = {}  # pending, in seq order
-        self.endpoints: dict[str, Endpoint] = {}
-        self.done: set[int] = set()  # finished, but possibly still in the file
-        self.appended = 0
-        self.size = 0
-        self.sealed = sealed
-        self.registered: asyncio.Task[None] | None = None  # index write listing this segment
-        self.saves = 0
-        self.idle = asyncio.Event()
-        self.idle.set()
-        self.removing = False
-        self.rewriting = False
-
-    def snapshot(self) -> tuple[_SegmentData, frozenset[int]]:
-        """What to write (pending entries) and the done seqs this write drops from the file."""
-        used = {entry.endpoint_key for entry in self.entries.values()}
-        data: _SegmentData = {
-            "endpoints": {
-                key: _endpoint_to_data(endpoint)
-                for key, endpoint in self.endpoints.items()
-                if key in used
-            },
-            "entries": [
-                {
-                    "seq": entry.seq,
-                    "endpoint": entry.endpoint_key,
-                    "device_id": entry.station_id,
-                    "event_id": entry.event_id,
-                    "event_type": entry.event_type,
-                    "body": entry.body.decode(),
-                    "enqueued_at": entry.enqueued_at,
-                }
-                for entry in self.entries.values()
-            ],
-        }
-        return data, frozenset(self.done)
 
 
 class Outbox:
@@ -377,7 +114,7 @@ class Outbox:
         else:
             retries = {}
         # A lost or corrupt index must not lose the segments: find them by file name too.
-        numbers.update(await self._hass.async_add_executor_job(self._discover_segments))
+        numbers.update(await self._hass.async_add_executor_job(discover_segments, self._hass))
 
         pending: list[OutboxEntry] = []
         for number in sorted(numbers):
@@ -427,19 +164,6 @@ class Outbox:
         self.retries = {seq: state for seq, state in retries.items() if seq in live}
         pending.sort(key=lambda entry: entry.seq)
         return pending
-
-    def _discover_segments(self) -> list[int]:
-        """Segment numbers of the segment files present in `.storage`."""
-        try:
-            names = os.listdir(self._hass.config.path(STORAGE_DIR))
-        except OSError:
-            return []
-        numbers = []
-        for name in names:
-            suffix = name.removeprefix(SEGMENT_KEY_PREFIX)
-            if suffix != name and suffix.isdigit():
-                numbers.append(int(suffix))
-        return numbers
 
     def forget_endpoints(self, keys: Iterable[str]) -> None:
         """Drop the statistics of endpoints nobody uses any more."""

@@ -30,6 +30,7 @@ from homeassistant.helpers.typing import StateType
 
 from .entity import IotZinxEntity, IotZinxPortEntity, IotZinxStationTotalEntity
 from .entity_levels import port_entity_level, site_entities_wanted
+from .entries import is_forwarding_entry
 from .forwarding_entities import async_setup_forwarding_sensors
 from .protocol.codes import PortStatus
 from .signals import signal_site_update
@@ -294,6 +295,10 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add sensors for every station and port, as they appear."""
+    if is_forwarding_entry(entry):
+        # Webhook forwarding's own entry: the endpoints' diagnostic sensors.
+        await async_setup_forwarding_sensors(hass, entry, async_add_entities)
+        return
 
     def station_entities(hub: IotZinxHub, station: StationState) -> list[SensorEntity]:
         # The port_entities option picks among these (totals only with "none").
@@ -324,9 +329,6 @@ async def async_setup_entry(
         hub.site.enable()
         entry.async_on_unload(hub.site.disable)
         async_add_entities(IotZinxSiteSensor(hub, description) for description in SITE_SENSORS)
-
-    # The webhook endpoints' diagnostic sensors, on one service device per endpoint.
-    await async_setup_forwarding_sensors(hass, entry, async_add_entities)
 
 
 class IotZinxStationSensor(IotZinxEntity, SensorEntity):

@@ -42,6 +42,7 @@ from .const import (
     SERVICE_START_CHARGING,
     SERVICE_STOP_CHARGING,
 )
+from .entries import station_entries
 from .helpers import handle_command_errors
 from .models import ChargeMode
 from .protocol.frame import format_physical_id, parse_physical_id
@@ -148,7 +149,7 @@ def _resolve_station(hass: HomeAssistant, call: ServiceCall) -> tuple[IotZinxHub
             wanted = next(
                 (ident for domain, ident in device.identifiers if domain == DOMAIN), device_ref
             )
-    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+    for entry in station_entries(hass, loaded=True):
         hub: IotZinxHub = entry.runtime_data
         if wanted in hub.stations:
             return hub, wanted

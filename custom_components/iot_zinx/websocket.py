@@ -17,6 +17,7 @@ import probatio
 
 from .const import DOMAIN
 from .entity_levels import parse_unique_id
+from .entries import station_entries
 from .site_totals import site_unique_id_prefix
 
 COMMAND_PORT_MAP = f"{DOMAIN}/port_map"
@@ -39,7 +40,7 @@ def async_port_map(hass: HomeAssistant) -> list[dict[str, Any]]:
     entities = er.async_get(hass)
     devices = dr.async_get(hass)
     stations: dict[str, dict[str, Any]] = {}
-    for entry in hass.config_entries.async_entries(DOMAIN):
+    for entry in station_entries(hass):
         site_prefix = site_unique_id_prefix(entry.entry_id)
         for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
             if entity.disabled_by or entity.hidden_by or entity.device_id is None:
@@ -48,7 +49,7 @@ def async_port_map(hass: HomeAssistant) -> list[dict[str, Any]]:
                 station_id, port, key = "", None, entity.unique_id.removeprefix(site_prefix)
             elif (parsed := parse_unique_id(entity.unique_id)) is not None:
                 station_id, port, key = parsed.station_id, parsed.port, parsed.key
-            else:  # a forwarding endpoint's diagnostic sensor
+            else:  # neither a station's nor the site's (an older version's endpoint sensor)
                 continue
             if (record := stations.get(entity.device_id)) is None:
                 device = devices.async_get(entity.device_id, include_child_devices=False)

@@ -1,0 +1,207 @@
+"""The files of webhook forwarding's outbox: storage keys, stored formats, one segment.
+
+Layout on disk (Home Assistant `Store` files in `.storage/`, private, written atomically):
+
+* `iot_zinx.forwarding` — the index: live segment numbers, which of their entries are done,
+  the retry state of queue heads, per-endpoint statistics and the dead letters.
+* `iot_zinx.forwarding_outbox.<n>` — segments: up to `segment_entries` events (or
+  `segment_bytes` of bodies) with the endpoint credentials they need.
+
+Why segments: an enqueue must be on disk before the action returns, and rewriting one file
+holding the whole backlog on every enqueue would cost O(backlog) per event (and wear out the
+SD cards many Home Assistant hosts run on). An enqueue rewrites only the small head segment.
+A segment is deleted once every event in it is delivered or dead-lettered, and rewritten with
+only its pending events when most of it is done, so memory and disk hold about the backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Final, NotRequired, TypedDict
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.storage import STORAGE_DIR, Store
+
+from .const import DOMAIN
+from .outbox_records import DeadLetter, Endpoint, OutboxEntry
+
+STORAGE_VERSION: Final = 1
+INDEX_KEY: Final = f"{DOMAIN}.forwarding"
+SEGMENT_KEY_PREFIX: Final = f"{DOMAIN}.forwarding_outbox."
+
+
+def segment_key(number: int) -> str:
+    """Storage key of segment `number`."""
+    return f"{SEGMENT_KEY_PREFIX}{number:08d}"
+
+
+class _EndpointData(TypedDict):
+    url: str
+    token: NotRequired[str]
+    api_key: NotRequired[str]
+    secret: NotRequired[str]
+
+
+class _EntryData(TypedDict):
+    seq: int
+    endpoint: str
+    device_id: str
+    event_id: str
+    event_type: str
+    body: str
+    enqueued_at: float
+
+
+class _SegmentData(TypedDict):
+    endpoints: dict[str, _EndpointData]
+    entries: list[_EntryData]
+
+
+class _StatsData(TypedDict):
+    url: str
+    delivered: int
+    dead_letters: int
+    last_success: float | None
+    last_error: str | None
+    last_error_at: float | None
+    failing_since: float | None
+    last_activity: float
+
+
+class _DeadLetterData(TypedDict):
+    endpoint_key: str
+    url: str
+    event_id: str
+    event_type: str
+    device_id: str
+    reason: str
+    status: int | None
+    failures: int
+    enqueued_at: float
+    dead_at: float
+    body: str
+
+
+class _IndexData(TypedDict):
+    next_seq: int
+    next_segment: int
+    segments: list[int]
+    done: dict[str, list[int]]
+    retries: dict[str, tuple[int, float, str | None]]
+    endpoints: dict[str, _StatsData]
+    dead_letters: list[_DeadLetterData]
+
+
+def _dead_letter_from_data(data: _DeadLetterData) -> DeadLetter:
+    """A stored dead letter; its ``device_id`` key (the station id) stays, so old outboxes load."""
+    return DeadLetter(
+        endpoint_key=data["endpoint_key"],
+        url=data["url"],
+        event_id=data["event_id"],
+        event_type=data["event_type"],
+        station_id=data["device_id"],
+        reason=data["reason"],
+        status=data["status"],
+        failures=data["failures"],
+        enqueued_at=data["enqueued_at"],
+        dead_at=data["dead_at"],
+        body=data["body"],
+    )
+
+
+def _endpoint_to_data(endpoint: Endpoint) -> _EndpointData:
+    data: _EndpointData = {"url": endpoint.url}
+    if endpoint.token:
+        data["token"] = endpoint.token
+    if endpoint.api_key:
+        data["api_key"] = endpoint.api_key
+    if endpoint.secret:
+        data["secret"] = endpoint.secret
+    return data
+
+
+def _endpoint_from_data(data: _EndpointData) -> Endpoint:
+    return Endpoint(data["url"], data.get("token"), data.get("api_key"), data.get("secret"))
+
+
+class _Segment:
+    """One segment file and what of it is in memory (pending entries only)."""
+
+    __slots__ = (
+        "appended",
+        "done",
+        "endpoints",
+        "entries",
+        "idle",
+        "number",
+        "registered",
+        "removing",
+        "rewriting",
+        "saves",
+        "sealed",
+        "size",
+        "store",
+    )
+
+    def __init__(self, hass: HomeAssistant, number: int, *, sealed: bool) -> None:
+        self.number = number
+        # Not serialised in the event loop: snapshots are fresh objects nobody mutates.
+        self.store: Store[_SegmentData] = Store(
+            hass,
+            STORAGE_VERSION,
+            segment_key(number),
+            private=True,
+            atomic_writes=True,
+            serialize_in_event_loop=False,
+        )
+        self.entries: dict[int, OutboxEntry] = {}  # pending, in seq order
+        self.endpoints: dict[str, Endpoint] = {}
+        self.done: set[int] = set()  # finished, but possibly still in the file
+        self.appended = 0
+        self.size = 0
+        self.sealed = sealed
+        self.registered: asyncio.Task[None] | None = None  # index write listing this segment
+        self.saves = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.removing = False
+        self.rewriting = False
+
+    def snapshot(self) -> tuple[_SegmentData, frozenset[int]]:
+        """What to write (pending entries) and the done seqs this write drops from the file."""
+        used = {entry.endpoint_key for entry in self.entries.values()}
+        data: _SegmentData = {
+            "endpoints": {
+                key: _endpoint_to_data(endpoint)
+                for key, endpoint in self.endpoints.items()
+                if key in used
+            },
+            "entries": [
+                {
+                    "seq": entry.seq,
+                    "endpoint": entry.endpoint_key,
+                    "device_id": entry.station_id,
+                    "event_id": entry.event_id,
+                    "event_type": entry.event_type,
+                    "body": entry.body.decode(),
+                    "enqueued_at": entry.enqueued_at,
+                }
+                for entry in self.entries.values()
+            ],
+        }
+        return data, frozenset(self.done)
+
+
+def discover_segments(hass: HomeAssistant) -> list[int]:
+    """Segment numbers of the segment files present in `.storage`."""
+    try:
+        names = os.listdir(hass.config.path(STORAGE_DIR))
+    except OSError:
+        return []
+    numbers = []
+    for name in names:
+        suffix = name.removeprefix(SEGMENT_KEY_PREFIX)
+        if suffix != name and suffix.isdigit():
+            numbers.append(int(suffix))
+    return numbers
