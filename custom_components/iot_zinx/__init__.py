@@ -11,8 +11,6 @@ from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.typing import ConfigType
 
 from .const import (
-    CONF_LARGE_SITE_TUNING,
-    DEFAULT_LARGE_SITE_TUNING,
     DOMAIN,
     ISSUE_CANNOT_BIND,
     LOGGER,
@@ -101,7 +99,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> b
     # Before the platforms add anything: what the port_entities option dropped goes away.
     async_remove_unwanted_entities(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    if entry.options.get(CONF_LARGE_SITE_TUNING, DEFAULT_LARGE_SITE_TUNING):
+    if hub.options.large_site_tuning:
         async_runtime_tuning(hass).async_enable(entry.entry_id)
     LOGGER.debug("Station server listening on %s:%s", entry.data[CONF_HOST], hub.server.port)
     return True

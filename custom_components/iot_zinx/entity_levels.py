@@ -15,9 +15,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .const import (
-    CONF_PORT_ENTITIES,
     CONNECTIVITY_STATION_ENTITIES,
-    DEFAULT_PORT_ENTITIES,
     ESSENTIAL_PORT_ENTITIES,
     FLEET_STATION_ENTITIES,
     LOGGER,
@@ -27,6 +25,7 @@ from .const import (
     PORT_ENTITIES_NONE,
     STATION_TOTAL_KEYS,
 )
+from .options import ServerOptions
 from .site_totals import site_device_identifier, site_unique_id_prefix
 
 _PORT_UNIQUE_ID = re.compile(r"^(?P<station>[0-9A-F]{8})_port(?P<port>\d+)_(?P<key>.+)$")
@@ -63,7 +62,7 @@ def parse_unique_id(unique_id: str) -> EntityKey | None:
 
 def port_entity_level(entry: ConfigEntry) -> str:
     """The ``port_entities`` option: all, essential, none or connectivity."""
-    return str(entry.options.get(CONF_PORT_ENTITIES, DEFAULT_PORT_ENTITIES))
+    return ServerOptions.from_entry(entry).port_entities
 
 
 def port_entity_wanted(level: str, platform: str, key: str) -> bool:
