@@ -1,7 +1,7 @@
 """The hub: binds the DNY server to Home Assistant, and routes; small modules do the work.
 
 ``IotZinxHub`` is the server's ``ServerObserver``. What a station says goes to the tracker
-(``tracker.py``: state and event envelopes, no Home Assistant), whose effects the hub carries
+(``tracker.py``: state and event envelopes, no ``hass``), whose effects the hub carries
 out: events on the bus as ``iot_zinx_event`` (held back by ``orders.py`` while a start command
 waits for its reply), the device registry (``devices.py``), the entities (``signals.py``) and
 the store (``store.py``). Commands from the entities and actions go to ``orders.py``; card

@@ -49,7 +49,8 @@ _MODIFY_RESULTS: Final = {
 }
 _LIMITS_RESULTS: Final = {1: "beyond the station's maximum"}
 
-type Notify = Callable[[StationState, tuple[int, ...], bool], None]
+# The hub's: tell a station's entities (ports, whether the station itself changed).
+type NotifyEntities = Callable[[StationState, tuple[int, ...], bool], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,7 @@ class Orders:
         book: OrderBook,
         store: HubStore,
         *,
-        notify: Notify,
+        notify: NotifyEntities,
         fire_now: Callable[[events.Envelope], None],
     ) -> None:
         """Send through ``server``; ``notify`` and ``fire_now`` are the hub's."""

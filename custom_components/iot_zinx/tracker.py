@@ -1,17 +1,19 @@
-"""What the stations say, turned into state changes and event envelopes; no Home Assistant.
+"""What the stations say, turned into state changes and event envelopes; no ``hass``.
 
 ``StationTracker`` keeps the state of every station and port (``models.py``) and the order
 book (``store.OrderBook``). Each call takes one thing the server observed (a station online,
 offline, one upstream message) and returns the effects (effects.py) in the order they must
-happen; the hub carries them out. Kept apart from Home Assistant so that the rules of the
-protocol and of docs/events.md are tested on their own (tests/test_tracker.py).
+happen; the hub carries them out. It needs no running Home Assistant (only its time helpers,
+as events.py does), so the rules of the protocol and of docs/events.md are tested on their
+own (tests/test_tracker.py).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 import logging
 from typing import Final
+
+from homeassistant.util import dt as dt_util
 
 from . import events
 from .effects import Effect, Fire, NewStation, Notify, RefreshDevice, Save
@@ -75,7 +77,7 @@ class StationTracker:
         station.online = True
         station.conn_id = link.conn_id
         station.remote_addr = link.remote_addr
-        station.connected_at = _utc(link.connected_at)
+        station.connected_at = dt_util.utc_from_timestamp(link.connected_at)
         station.offline_reason = None
         if link.iccid is not None:
             station.iccid = link.iccid
@@ -178,7 +180,7 @@ class StationTracker:
         station.voltage_v = message.voltage_v
         station.temperature_c = message.temperature_c
         station.signal = message.signal
-        station.last_heartbeat = _utc(link.last_heartbeat or now)
+        station.last_heartbeat = dt_util.utc_from_timestamp(link.last_heartbeat or now)
         _set_port_count(station, message.port_count)
         if isinstance(message, LegacyHeartbeat):
             if (station.firmware, station.device_type) != (message.firmware, message.device_type):
@@ -319,7 +321,7 @@ class StationTracker:
         effects: list[Effect],
     ) -> None:
         station.signal = message.signal
-        station.last_heartbeat = _utc(link.last_heartbeat or link.last_seen)
+        station.last_heartbeat = dt_util.utc_from_timestamp(link.last_heartbeat or link.last_seen)
         if message.iccid:
             station.iccid = message.iccid
         if station.firmware != message.firmware:
@@ -388,10 +390,6 @@ class StationTracker:
         if station.host_station_id != host_station_id:
             station.host_station_id = host_station_id
             effects += (RefreshDevice(station), Save(), Notify(station))
-
-
-def _utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC)
 
 
 def _set_port_count(station: StationState, count: int) -> None:
