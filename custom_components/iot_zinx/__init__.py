@@ -33,6 +33,7 @@ from .hub import IotZinxHub, async_remove_storage
 from .runtime_tuning import DATA_RUNTIME_TUNING, async_runtime_tuning
 from .services import async_setup_services
 from .site_totals import site_device_identifier
+from .station_actions import async_setup_station_actions
 from .websocket import async_register_websocket_commands
 
 PLATFORMS: list[Platform] = [
@@ -50,6 +51,7 @@ type IotZinxConfigEntry = ConfigEntry[IotZinxHub]
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions and the dashboard strategy once, whatever the number of servers."""
     async_setup_services(hass)
+    async_setup_station_actions(hass)
     # Forwarding outlives the entries (its outbox is Home Assistant's, not a station
     # server's) and follows Home Assistant's shutdown by itself: it keeps queueing until the
     # final write, so the device_offline events of the shutdown are delivered after the

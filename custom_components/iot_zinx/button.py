@@ -1,4 +1,4 @@
-"""Buttons of the iot_zinx integration: reboot a station, ask it to report now."""
+"""Buttons of the iot_zinx integration: reboot a station, ask it to report, identify it."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import IotZinxEntity
 from .helpers import handle_command_errors
+from .station_commands import IDENTIFY_SECONDS
 from .station_platform import async_add_station_entities, is_charging_station
 
 if TYPE_CHECKING:
@@ -52,6 +53,14 @@ BUTTONS: tuple[IotZinxButtonDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         exists_fn=is_charging_station,
         press_fn=lambda hub, station_id: hub.orders.async_query_status(station_id),
+    ),
+    # 0x96: the station beeps and flashes so that someone on site finds it.
+    IotZinxButtonDescription(
+        key="identify",
+        device_class=ButtonDeviceClass.IDENTIFY,
+        entity_category=EntityCategory.CONFIG,
+        exists_fn=is_charging_station,
+        press_fn=lambda hub, station_id: hub.commands.async_locate(station_id, IDENTIFY_SECONDS),
     ),
 )
 

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from functools import wraps
 from typing import Any
 
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import DOMAIN
 from .hub import NoActiveOrderError
@@ -15,6 +15,12 @@ from .protocol.errors import (
     CommandTimeoutError,
     StationOfflineError,
     StationRefusedError,
+)
+from .station_commands import WrongStationKindError
+from .station_settings import (
+    SettingsNotConfirmedError,
+    SettingsRefusedError,
+    SettingUnsupportedError,
 )
 
 
@@ -46,6 +52,16 @@ def handle_command_errors[**P, R](
                     "command": f"0x{err.command:02X}",
                 },
             ) from err
+        except SettingsRefusedError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="settings_refused",
+                translation_placeholders={
+                    "device_id": err.device_id,
+                    "command": f"0x{err.command:02X}",
+                    "code": str(err.code),
+                },
+            ) from err
         except StationRefusedError as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
@@ -61,6 +77,30 @@ def handle_command_errors[**P, R](
                 translation_domain=DOMAIN,
                 translation_key="no_active_order",
                 translation_placeholders={"device_id": err.station_id, "port": str(err.port)},
+            ) from err
+        except SettingUnsupportedError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="setting_unsupported",
+                translation_placeholders={
+                    "device_id": err.device_id,
+                    "fields": ", ".join(err.names),
+                },
+            ) from err
+        except SettingsNotConfirmedError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="settings_not_confirmed",
+                translation_placeholders={
+                    "device_id": err.device_id,
+                    "fields": ", ".join(err.names),
+                },
+            ) from err
+        except WrongStationKindError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="host_only" if err.needs_host else "not_for_host",
+                translation_placeholders={"device_id": err.device_id},
             ) from err
         except CommandError as err:
             # Any other refusal the protocol package may add (a busy station, ...): still

@@ -5,7 +5,8 @@
 out: events on the bus as ``iot_zinx_event`` (held back by ``orders.py`` while a start command
 waits for its reply), the device registry (``devices.py``), the entities (``signals.py``) and
 the store (``store.py``). Commands from the entities and actions go to ``orders.py``; card
-swipes to ``cards.py``; the fleet-size repair is ``repairs.py``; options come typed from
+swipes to ``cards.py``; settings to ``station_settings.py``, other commands to
+``station_commands.py``; the fleet-size repair is ``repairs.py``; options come typed from
 ``options.py``.
 """
 
@@ -32,6 +33,8 @@ from .protocol.server import DnyServer, OfflineReason, ServerConfig, StationLink
 from .repairs import FleetSizeRepair
 from .signals import async_send_station_changed, signal_new_station
 from .site_totals import SiteTotalsTracker
+from .station_commands import StationCommands
+from .station_settings import StationSettings
 from .store import HubStore, OrderBook, async_remove_storage
 from .tracker import StationTracker
 
@@ -76,6 +79,8 @@ class IotZinxHub:
             notify=self._notify,
             fire_now=self._fire_now,
         )
+        self.settings = StationSettings(self.server)
+        self.commands = StationCommands(self.server, self.stations)
         self.tracker = StationTracker(
             self.stations,
             self._book,
@@ -258,4 +263,6 @@ class IotZinxHub:
                 station_id: station.diagnostics()
                 for station_id, station in sorted(self.stations.items())
             },
+            # What get_settings / set_settings last read of each station, and when.
+            "settings": self.settings.diagnostics(),
         }

@@ -65,7 +65,7 @@ def _station_id(value: Any) -> str:
         raise probatio.Invalid("expected 8 hexadecimal digits, e.g. 04A228CD") from err
 
 
-def _order_number(value: Any) -> str:
+def valid_order_number(value: Any) -> str:
     text = str(value)
     if not text.isascii() or not text.isprintable() or len(text) > MAX_ORDER_NUMBER_LENGTH:
         raise probatio.Invalid(f"at most {MAX_ORDER_NUMBER_LENGTH} printable ASCII characters")
@@ -76,7 +76,7 @@ def _number(minimum: float, maximum: float) -> probatio.All[float]:
     return probatio.All(probatio.Coerce(float), probatio.Range(min=minimum, max=maximum))
 
 
-def _schema(fields: dict[Any, Any]) -> probatio.All[dict[str, Any]]:
+def station_schema(fields: dict[Any, Any]) -> probatio.All[dict[str, Any]]:
     """A station action's schema: ``station_id`` or ``device_id`` (one of them), then fields."""
     return probatio.All(
         probatio.Schema(
@@ -90,11 +90,11 @@ def _schema(fields: dict[Any, Any]) -> probatio.All[dict[str, Any]]:
     )
 
 
-_PORT = probatio.All(probatio.Coerce(int), probatio.Range(min=1, max=_MAX_PORT))
+PORT = probatio.All(probatio.Coerce(int), probatio.Range(min=1, max=_MAX_PORT))
 
-START_CHARGING_SCHEMA = _schema(
+START_CHARGING_SCHEMA = station_schema(
     {
-        probatio.Required(ATTR_PORT): _PORT,
+        probatio.Required(ATTR_PORT): PORT,
         probatio.Optional(ATTR_MODE, default=ChargeMode.FULL.value): probatio.In(
             [mode.value for mode in ChargeMode]
         ),
@@ -102,11 +102,11 @@ START_CHARGING_SCHEMA = _schema(
             probatio.Coerce(int), probatio.Range(min=1, max=MAX_CHARGE_MINUTES)
         ),
         probatio.Optional(ATTR_ENERGY): _number(0.01, MAX_CHARGE_ENERGY_KWH),
-        probatio.Optional(ATTR_ORDER_NUMBER): _order_number,
+        probatio.Optional(ATTR_ORDER_NUMBER): valid_order_number,
         probatio.Optional(ATTR_MAX_POWER): _number(1, _MAX_DECI_U16),
     }
 )
-STOP_CHARGING_SCHEMA = _schema({probatio.Required(ATTR_PORT): _PORT})
+STOP_CHARGING_SCHEMA = station_schema({probatio.Required(ATTR_PORT): PORT})
 
 
 def _modify_value_fits(data: dict[str, Any]) -> dict[str, Any]:
@@ -117,9 +117,9 @@ def _modify_value_fits(data: dict[str, Any]) -> dict[str, Any]:
 
 
 MODIFY_CHARGING_SCHEMA = probatio.All(
-    _schema(
+    station_schema(
         {
-            probatio.Required(ATTR_PORT): _PORT,
+            probatio.Required(ATTR_PORT): PORT,
             probatio.Required(ATTR_MODE): probatio.In(list(MODIFY_MODES)),
             # Minutes (time modes) or kWh (energy mode).
             probatio.Required(ATTR_VALUE): _number(0.01, MAX_CHARGE_MINUTES),
@@ -127,8 +127,8 @@ MODIFY_CHARGING_SCHEMA = probatio.All(
     ),
     _modify_value_fits,
 )
-STATION_SCHEMA = _schema({})
-SET_LIMITS_SCHEMA = _schema(
+STATION_SCHEMA = station_schema({})
+SET_LIMITS_SCHEMA = station_schema(
     {
         probatio.Required(ATTR_MAX_DURATION): probatio.All(
             probatio.Coerce(int), probatio.Range(min=1, max=MAX_CHARGE_MINUTES)
@@ -140,7 +140,7 @@ SET_LIMITS_SCHEMA = _schema(
 )
 
 
-def _resolve_station(hass: HomeAssistant, call: ServiceCall) -> tuple[IotZinxHub, str]:
+def resolve_station(hass: HomeAssistant, call: ServiceCall) -> tuple[IotZinxHub, str]:
     """The hub serving the station the call names, and the station's id."""
     wanted: str = call.data.get(ATTR_STATION_ID, "")
     if device_ref := call.data.get(ATTR_DEVICE_ID):
@@ -160,7 +160,7 @@ def _resolve_station(hass: HomeAssistant, call: ServiceCall) -> tuple[IotZinxHub
     )
 
 
-def _check_port(hub: IotZinxHub, station_id: str, port: int) -> None:
+def check_port(hub: IotZinxHub, station_id: str, port: int) -> None:
     """Refuse a port beyond the station's port count, once the station told it."""
     port_count = hub.stations[station_id].port_count
     if port_count and port > port_count:
@@ -185,9 +185,9 @@ def _outcome_response(outcome: ChargeOutcome) -> ServiceResponse:
 
 @handle_command_errors
 async def _async_start_charging(call: ServiceCall) -> ServiceResponse:
-    hub, station_id = _resolve_station(call.hass, call)
+    hub, station_id = resolve_station(call.hass, call)
     port: int = call.data[ATTR_PORT]
-    _check_port(hub, station_id, port)
+    check_port(hub, station_id, port)
     mode = ChargeMode(call.data[ATTR_MODE])
     minutes: int | None = call.data.get(ATTR_DURATION)
     energy_kwh: float | None = call.data.get(ATTR_ENERGY)
@@ -209,17 +209,17 @@ async def _async_start_charging(call: ServiceCall) -> ServiceResponse:
 
 @handle_command_errors
 async def _async_stop_charging(call: ServiceCall) -> ServiceResponse:
-    hub, station_id = _resolve_station(call.hass, call)
+    hub, station_id = resolve_station(call.hass, call)
     port: int = call.data[ATTR_PORT]
-    _check_port(hub, station_id, port)
+    check_port(hub, station_id, port)
     return _outcome_response(await hub.orders.async_stop_charging(station_id, port))
 
 
 @handle_command_errors
 async def _async_modify_charging(call: ServiceCall) -> None:
-    hub, station_id = _resolve_station(call.hass, call)
+    hub, station_id = resolve_station(call.hass, call)
     port: int = call.data[ATTR_PORT]
-    _check_port(hub, station_id, port)
+    check_port(hub, station_id, port)
     mode = MODIFY_MODES[call.data[ATTR_MODE]]
     value: float = call.data[ATTR_VALUE]
     # docs/protocol.md 4, 0x8A: value in seconds for the time modes, 0.01 kWh for energy.
@@ -232,19 +232,19 @@ async def _async_modify_charging(call: ServiceCall) -> None:
 
 @handle_command_errors
 async def _async_query_status(call: ServiceCall) -> None:
-    hub, station_id = _resolve_station(call.hass, call)
+    hub, station_id = resolve_station(call.hass, call)
     await hub.orders.async_query_status(station_id)
 
 
 @handle_command_errors
 async def _async_reboot(call: ServiceCall) -> None:
-    hub, station_id = _resolve_station(call.hass, call)
+    hub, station_id = resolve_station(call.hass, call)
     await hub.orders.async_reboot(station_id)
 
 
 @handle_command_errors
 async def _async_set_limits(call: ServiceCall) -> None:
-    hub, station_id = _resolve_station(call.hass, call)
+    hub, station_id = resolve_station(call.hass, call)
     await hub.orders.async_set_limits(
         station_id,
         max_duration_s=call.data[ATTR_MAX_DURATION] * 60,
@@ -254,15 +254,15 @@ async def _async_set_limits(call: ServiceCall) -> None:
     )
 
 
-_SERVICES: tuple[
-    tuple[
-        str,
-        Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]],
-        probatio.All[dict[str, Any]],
-        SupportsResponse,
-    ],
-    ...,
-] = (
+# An action: its name, handler, schema and whether it answers.
+type ActionSpec = tuple[
+    str,
+    Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]],
+    probatio.All[dict[str, Any]],
+    SupportsResponse,
+]
+
+_SERVICES: tuple[ActionSpec, ...] = (
     (
         SERVICE_START_CHARGING,
         _async_start_charging,

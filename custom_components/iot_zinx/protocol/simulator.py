@@ -38,8 +38,11 @@ from .messages import (
     CardKeys,
     CardReply,
     CardSwipe,
+    ChangeServerAddress,
     ChargeControl,
     ChargeControlReply,
+    ClearMemory,
+    ClearSubUpgrade,
     CommandResult,
     DownstreamCommand,
     EepromReadReply,
@@ -51,8 +54,13 @@ from .messages import (
     HostTimeRequest,
     LegacyHeartbeat,
     Limits,
+    Locate,
+    LockerDoor,
+    LockerRelease,
     Message,
     ModifyCharge,
+    ModuleReboot,
+    Mute,
     PowerHeartbeat,
     QueryStatus,
     ReadEeprom,
@@ -63,9 +71,12 @@ from .messages import (
     RunParameters1,
     RunParameters2,
     ServerReply,
+    SetCardBillingMode,
+    SetQrCode,
     Settlement,
     SetWorkMode,
     StationReply,
+    TemporaryQrCode,
     TimeReply,
     TimeRequest,
     decode_downstream,
@@ -97,6 +108,9 @@ _DEFAULT_SETTINGS: Final[dict[int, Message]] = {
     0x85: Limits(DEFAULT_MAX_DURATION_S, MAX_OVERLOAD_POWER_W, 270.0, 100.0),
     0x86: CardKeys(0, bytes.fromhex("159185191880"), b"\xff" * 6),
 }
+# 0x8F billing modes the vendor lists (docs/protocol.md 4); others are refused (result 1).
+_CARD_BILLING_MODES: Final = frozenset({0, 1, 3, 4, 5, 6})
+_LOCKER_FORCE_OPEN: Final = 0  # 0x98 function 0
 
 
 def default_iccid(physical_id: int) -> str:
@@ -638,6 +652,15 @@ class SimulatedStation(_Endpoint):
         for index in plugged:
             self.ports[index].plugged = True
         self.settings: dict[int, Message] = dict(_DEFAULT_SETTINGS)
+        # What the other commands set (docs/protocol.md 4), for the tests to read.
+        self.muted = False
+        self.main_screen = 0  # 0x8E: 0 port states, 1 QR code
+        self.qr_code = ""
+        self.temporary_qr_code: str | None = None
+        self.card_billing_mode = 0
+        self.located_s: list[int] = []  # every 0x96, its seconds
+        self.memory_clears = 0
+        self.doors_opened: list[int] = []  # 0x98: wire ports whose door was forced open
         self.settlements: list[Settlement] = []
         self.pending_settlements: dict[int, Settlement] = {}  # message id -> settlement
         self.settlements_acknowledged = 0
@@ -811,24 +834,14 @@ class SimulatedStation(_Endpoint):
             self._result(frame)
         elif isinstance(command, ModifyCharge):
             self._result(frame, self._modify(command))
-        elif isinstance(command, Limits):
-            if command.overload_power_w > MAX_OVERLOAD_POWER_W:
-                self._result(frame, 1)
-            else:
-                self.settings[Limits.COMMAND] = command
-                self._result(frame)
-        elif isinstance(command, RunParameters1 | RunParameters2 | CardKeys):
-            self.settings[command.COMMAND] = command
-            self._result(frame)
+        elif isinstance(command, RunParameters1 | RunParameters2 | Limits | CardKeys):
+            self._store_setting(frame, command)
         elif isinstance(command, ReadParameters):
             # 0x90-0x93 read back 0x83-0x86 in the setting's own layout.
             setting = self.settings[command.command - 0x90 + 0x83]
             self.send_frame(
                 Frame(frame.physical_id, frame.message_id, frame.command, setting.encode())
             )
-        elif isinstance(command, SetWorkMode):
-            self.work_mode = command.mode
-            self._result(frame)
         elif isinstance(command, ReadEeprom):
             self.answer(frame, EepromReadReply(0, bytes(command.length)))
         elif isinstance(command, FirmwarePacket):
@@ -836,8 +849,65 @@ class SimulatedStation(_Endpoint):
         elif isinstance(command, Reboot):
             self._result(frame)
             self._reboot_later()
+        elif isinstance(command, LockerRelease):
+            self._locker_release(frame, command)
         else:
+            self._result(frame, self._other_command(command))
+
+    def _store_setting(
+        self, frame: Frame, command: RunParameters1 | RunParameters2 | Limits | CardKeys
+    ) -> None:
+        """0x83-0x86: kept for the read-backs; result 1 where the vendor documents it."""
+        if isinstance(command, RunParameters1) and not 1 <= command.float_percent <= 100:
+            self._result(frame, 1)  # "1 = parameter error"; the percentage is 1-100
+        elif isinstance(command, Limits) and command.overload_power_w > MAX_OVERLOAD_POWER_W:
+            self._result(frame, 1)  # over the station's maximum
+        else:
+            self.settings[command.COMMAND] = command
             self._result(frame)
+
+    def _other_command(self, command: DownstreamCommand) -> int:
+        """Carry out a command answered by a result byte; the result (docs/protocol.md 4)."""
+        if isinstance(command, SetWorkMode):
+            if command.mode > 1:
+                return 1  # "the station cannot do that mode"
+            self.work_mode = command.mode
+        elif isinstance(command, Mute):
+            if command.mute > 1:
+                return 1
+            self.muted = command.mute == 1
+        elif isinstance(command, SetQrCode):
+            if command.screen > 1:
+                return 1
+            self.main_screen, self.qr_code = command.screen, command.text
+        elif isinstance(command, TemporaryQrCode):
+            self.temporary_qr_code = command.text
+        elif isinstance(command, SetCardBillingMode):
+            if command.mode not in _CARD_BILLING_MODES:
+                return 1
+            self.card_billing_mode = command.mode
+        elif isinstance(command, Locate):
+            self.located_s.append(command.duration_s)
+        elif isinstance(command, ClearMemory):
+            self.memory_clears += 1
+        elif isinstance(command, LockerDoor):
+            if command.function != _LOCKER_FORCE_OPEN or command.port >= self.port_count:
+                return 1
+            self.doors_opened.append(command.port)
+        return 0
+
+    def _locker_release(self, frame: Frame, command: LockerRelease) -> None:
+        """0x72: end the order if its number matches; the reply echoes the number."""
+        state = self.ports[command.port] if command.port < self.port_count else None
+        matches = (
+            state is not None
+            and state.order is not None
+            and state.order.order_no == command.order_no
+        )
+        result = 0 if matches else 1
+        self.answer(frame, CommandResult(frame.command, result, command.order_no))
+        if result == 0 and state is not None and state.order is not None:
+            self._finish(state, StopReason.SERVER.value)
 
     def _charge_control(self, frame: Frame, command: ChargeControl, forced: int | None) -> None:
         port, result, waiting = self._charge_result(command, forced)
@@ -1082,6 +1152,10 @@ class SimulatedHost(_Endpoint):
         self.host_heartbeat_interval = host_heartbeat_interval
         self.reboot_delay = reboot_delay
         self.reboots = 0
+        # 0x34 / 0x32 / 0x33, for the tests to read.
+        self.server_address: ChangeServerAddress | None = None
+        self.module_reboots = 0
+        self.sub_upgrade_clears = 0
         self.sub_stations: dict[int, SimulatedStation] = {}
         for station in sub_stations:
             self.add(station)
@@ -1115,6 +1189,10 @@ class SimulatedHost(_Endpoint):
             await station.close()
         await super().close()
 
+    async def _module_restart(self) -> None:
+        await asyncio.sleep(self.reboot_delay / self.speed)
+        await self.reconnect()
+
     def host_heartbeat_message(self) -> HostHeartbeat:
         return HostHeartbeat(
             firmware=self.firmware,
@@ -1140,8 +1218,19 @@ class SimulatedHost(_Endpoint):
         if isinstance(command, QueryStatus):
             return
         self._result(frame)
-        if isinstance(command, HostReboot) and frame.command not in self.forced_results:
+        if frame.command in self.forced_results:
+            return
+        if isinstance(command, HostReboot):
             self._reboot_later()
+        elif isinstance(command, ModuleReboot):
+            # The communication module restarts: the connection drops and comes back.
+            self.module_reboots += 1
+            self._spawn(self._module_restart())
+        elif isinstance(command, ChangeServerAddress):
+            # A real host would dial the new server; the simulator keeps its connection.
+            self.server_address = command
+        elif isinstance(command, ClearSubUpgrade):
+            self.sub_upgrade_clears += 1
 
 
 class StationSimulator:
