@@ -229,6 +229,7 @@ def test_translations_complete() -> None:
         button,
         sensor,
         services,
+        station_actions,
         switch,
     )
 
@@ -261,16 +262,23 @@ def test_translations_complete() -> None:
     status_states = strings["entity"]["sensor"]["port_status"]["state"]
     assert set(status_states) == set(sensor.PORT_SENSORS[0].options or [])
 
-    raised = set(
-        re.findall(
-            r'translation_key="([a-z_]+)"',
-            "".join(
-                (folder / name).read_text(encoding="utf-8")
-                for name in ("helpers.py", "services.py", "__init__.py")
-            ),
-        )
+    sources = "".join(
+        (folder / name).read_text(encoding="utf-8")
+        for name in ("helpers.py", "services.py", "__init__.py", "station_actions.py")
     )
+    raised = set(re.findall(r'(?:translation_key=|_invalid\()"([a-z_]+)"', sources))
     assert raised == {
+        "settings_refused",
+        "setting_unsupported",
+        "settings_not_confirmed",
+        "host_only",
+        "not_for_host",
+        "value_out_of_range",
+        "no_settings",
+        "invalid_text",
+        "invalid_card_key",
+        "confirmation_required",
+        "invalid_server_address",
         "station_offline",
         "command_timeout",
         "station_refused",
@@ -289,6 +297,7 @@ def test_translations_complete() -> None:
     assert set(actions) == set(strings["services"]) == set(icons["services"])
     # Other modules (forwarding) may register actions of their own in the same files.
     assert {name for name, *_ in services._SERVICES} <= set(actions)
+    assert {name for name, *_ in station_actions.STATION_ACTIONS} <= set(actions)
     for name, action in actions.items():
         assert set(action["fields"]) == set(strings["services"][name]["fields"])
         for field in action["fields"].values():

@@ -97,9 +97,15 @@ def handle_command_errors[**P, R](
                 },
             ) from err
         except WrongStationKindError as err:
+            if err.needs_host:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="host_only",
+                    translation_placeholders={"device_id": err.device_id},
+                ) from err
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
-                translation_key="host_only" if err.needs_host else "not_for_host",
+                translation_key="not_for_host",
                 translation_placeholders={"device_id": err.device_id},
             ) from err
         except CommandError as err:
