@@ -23,9 +23,11 @@ from custom_components.iot_zinx.protocol.frame import Frame
 from custom_components.iot_zinx.protocol.messages import (
     CardKeys,
     CardReply,
+    ChangeServerAddress,
     ChargeControl,
     ChargeControlReply,
     ClearMemory,
+    ClearSubUpgrade,
     CommandResult,
     EepromReadReply,
     FirmwarePacket,
@@ -37,7 +39,11 @@ from custom_components.iot_zinx.protocol.messages import (
     LegacyHeartbeat,
     Limits,
     Locate,
+    LockerDoor,
+    LockerRelease,
     ModifyCharge,
+    ModuleReboot,
+    Mute,
     PowerHeartbeat,
     QueryStatus,
     ReadEeprom,
@@ -46,8 +52,11 @@ from custom_components.iot_zinx.protocol.messages import (
     Register,
     RunParameters1,
     RunParameters2,
+    SetCardBillingMode,
+    SetQrCode,
     Settlement,
     SetWorkMode,
+    TemporaryQrCode,
     TimeRequest,
     UnknownMessage,
 )
@@ -382,6 +391,84 @@ async def test_settings_commands_and_read_backs(
     assert await dny.request(DEVICE, QueryStatus(), expect_reply=False) is None
     await wait_until(lambda: len(messages_of(recorder, Register)) == registers + 1)
     assert [type(c) for c in st.commands][:3] == [Limits, Limits, ReadParameters]
+
+
+async def test_other_commands_are_kept_or_refused_as_the_vendor_says(
+    server: tuple[DnyServer, Recorder], simulator: StationSimulator
+) -> None:
+    """Result 1 where docs/protocol.md 4 documents one; else the station keeps the value."""
+    dny, _ = server
+    (st,) = await online(simulator, station(speed=1.0))
+    defaults = simulator_module._DEFAULT_SETTINGS
+    # 0x83: the float percentage is 1-100, "1 = parameter error".
+    bad = RunParameters1(0.5, 20, 0, 900, 1800, 120)
+    assert await dny.request(DEVICE, bad) == CommandResult(0x83, 1)
+    assert st.settings[0x83] == defaults[0x83]
+    assert await dny.request(DEVICE, SetWorkMode(2)) == CommandResult(0x8D, 1)
+    assert st.work_mode == 0
+    assert await dny.request(DEVICE, Mute(1)) == CommandResult(0x97, 0)
+    assert st.muted
+    assert await dny.request(DEVICE, Mute(2)) == CommandResult(0x97, 1)
+    assert st.muted
+    assert await dny.request(DEVICE, SetQrCode(1, "https://a.example")) == CommandResult(0x8E, 0)
+    assert (st.main_screen, st.qr_code) == (1, "https://a.example")
+    assert await dny.request(DEVICE, SetQrCode(2, "x")) == CommandResult(0x8E, 1)
+    assert st.qr_code == "https://a.example"
+    assert await dny.request(DEVICE, TemporaryQrCode("pay")) == CommandResult(0x95, 0)
+    assert st.temporary_qr_code == "pay"
+    assert await dny.request(DEVICE, SetCardBillingMode(2)) == CommandResult(0x8F, 1)
+    assert await dny.request(DEVICE, SetCardBillingMode(4)) == CommandResult(0x8F, 0)
+    assert st.card_billing_mode == 4
+    assert await dny.request(DEVICE, Locate(7)) == CommandResult(0x96, 0)
+    assert st.located_s == [7]
+    assert await dny.request(DEVICE, ClearMemory()) == CommandResult(0x88, 0)
+    assert st.memory_clears == 1
+    # 0x98: function 0 on an existing port only.
+    assert await dny.request(DEVICE, LockerDoor(0, 2)) == CommandResult(0x98, 1)
+    assert await dny.request(DEVICE, LockerDoor(1, 0)) == CommandResult(0x98, 1)
+    assert await dny.request(DEVICE, LockerDoor(0, 1)) == CommandResult(0x98, 0)
+    assert st.doors_opened == [1]
+
+
+async def test_locker_release_ends_the_matching_order(
+    server: tuple[DnyServer, Recorder], simulator: StationSimulator
+) -> None:
+    """0x72 settles the order whose number it carries; the reply echoes the number."""
+    dny, recorder = server
+    (st,) = await online(simulator, station(speed=1.0, plugged=[0]))
+    other = b"OTHER-0000000001"
+    assert await dny.request(DEVICE, LockerRelease(0, ORDER)) == CommandResult(0x72, 1, ORDER)
+    assert await dny.request(DEVICE, LockerRelease(5, ORDER)) == CommandResult(0x72, 1, ORDER)
+    assert await dny.request(DEVICE, start(0)) == ChargeControlReply(0, ORDER, 0, 0)
+    assert await dny.request(DEVICE, LockerRelease(0, other)) == CommandResult(0x72, 1, other)
+    assert st.charging_ports() == [0]
+    assert await dny.request(DEVICE, LockerRelease(0, ORDER)) == CommandResult(0x72, 0, ORDER)
+    assert st.charging_ports() == []
+    await wait_until(lambda: bool(messages_of(recorder, Settlement)))
+    (settlement,) = messages_of(recorder, Settlement)
+    assert (settlement.order_no, settlement.stop_reason) == (ORDER, StopReason.SERVER)
+
+
+async def test_host_commands(
+    server: tuple[DnyServer, Recorder], simulator: StationSimulator
+) -> None:
+    """0x34 is kept, 0x33 counted, 0x32 restarts the module; a forced result does nothing."""
+    dny, recorder = server
+    host = simulator.add_host(0x09A00001, [], reboot_delay=30.0, speed=600.0)
+    await simulator.start()
+    await asyncio.wait_for(host.time_synced.wait(), 5)
+    address = ChangeServerAddress(8888, 3, 1, "baidu.com")
+    assert await dny.request("09A00001", address) == CommandResult(0x34, 0)
+    assert host.server_address == address
+    assert await dny.request("09A00001", ClearSubUpgrade()) == CommandResult(0x33, 0)
+    assert host.sub_upgrade_clears == 1
+    assert await dny.request("09A00001", ModuleReboot()) == CommandResult(0x32, 0)
+    await host.wait_for(lambda: host.module_reboots == 1 and host.connections == 2)
+    await wait_until(lambda: len(recorder.online("09A00001")) == 2)
+    host.forced_results[0x33] = 1
+    assert await dny.request("09A00001", ClearSubUpgrade()) == CommandResult(0x33, 1)
+    assert host.sub_upgrade_clears == 1
+    assert host.reboots == 0
 
 
 async def test_misbehaving_station(
