@@ -22,6 +22,7 @@ from custom_components.iot_zinx.protocol.messages import (
     LockerRelease,
     ModuleReboot,
     Mute,
+    QueryStatus,
     SetCardBillingMode,
     SetQrCode,
     SetWorkMode,
@@ -92,7 +93,9 @@ async def test_locate(hass: HomeAssistant, dual_socket: SimulatedStation) -> Non
 async def test_work_mode(hass: HomeAssistant, dual_socket: SimulatedStation) -> None:
     """0x8D 1 = card only; a station that cannot switch answers 1."""
     await call(hass, "set_work_mode", {"station_id": STATION_ID, "mode": "card_only"})
-    assert dual_socket.commands[-1] == SetWorkMode(1)
+    # Then 0x81: the station registers again, with the mode it now has.
+    await wait_for_station(hass, STATION_ID, lambda state: state.work_mode == 1)
+    assert dual_socket.commands == [SetWorkMode(1), QueryStatus()]
     assert dual_socket.work_mode == 1
     dual_socket.forced_results[0x8D] = 1
     err = await refused(
@@ -194,6 +197,18 @@ async def test_card_keys_are_never_logged_nor_echoed(
         {"station_id": STATION_ID, "sector": 16, "user_key": "a1b2c3d4e5f6", "new_card_key": "zz"},
     )
     assert err.translation_placeholders == {"field": "sector", "min": "0", "max": "15"}
+    err = await refused(
+        hass,
+        "set_card_keys",
+        {
+            "station_id": STATION_ID,
+            "sector": 1,
+            "user_key": "a1b2c3d4e5f6",
+            "new_card_key": "zz1122334455",
+        },
+    )
+    assert err.translation_placeholders == {"field": "new_card_key"}
+    assert "zz11" not in str(err)
     assert len(dual_socket.commands) == 1
     for secret in ("a1b2c3d4e5f6", "a1 b2 c3", "A1B2C3D4E5F6", "0f1e2d3c4b5a", "0F 1E 2D"):
         assert secret not in caplog.text

@@ -24,6 +24,7 @@ from .protocol.messages import (
     LockerRelease,
     ModuleReboot,
     Mute,
+    QueryStatus,
     SetCardBillingMode,
     SetQrCode,
     SetWorkMode,
@@ -111,8 +112,13 @@ class StationCommands:
         await self._send(station_id, Locate(seconds), host=False)
 
     async def async_set_work_mode(self, station_id: str, mode: WorkMode) -> None:
-        """Online or card only (0x8D); result 1 when the model cannot switch."""
+        """Online or card only (0x8D); result 1 when the model cannot switch.
+
+        No command reads the mode back, but the register does: 0x81 asks for it, so the
+        station's state shows the mode the station reports, not the one asked for.
+        """
         await self._send(station_id, SetWorkMode(mode), host=False)
+        await self._server.request(station_id, QueryStatus(), expect_reply=False)
 
     async def async_set_qr_code(self, station_id: str, text: str, *, show_qr: bool) -> None:
         """The screen's QR code text, at most 71 bytes (0x8E); the main screen shows it or
