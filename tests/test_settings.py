@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Generator
 import json
 from typing import Any
@@ -50,17 +51,6 @@ DEFAULTS: dict[str, Any] = {
     "overload_power_w": 2000.0,
     "over_voltage_v": 270.0,
     "under_voltage_v": 100.0,
-}
-RUN_PARAMETERS_1 = {
-    key: DEFAULTS[key]
-    for key in (
-        "unplug_power_w",
-        "unplug_time_s",
-        "float_percent",
-        "float_detect_time_s",
-        "float_time_s",
-        "heartbeat_interval_s",
-    )
 }
 WRITES = {RunParameters1.COMMAND, RunParameters2.COMMAND, Limits.COMMAND}
 
@@ -333,3 +323,15 @@ async def test_settings_of_a_host_are_refused(
         assert err.value.translation_key == "not_for_host"
         assert err.value.translation_placeholders == {"device_id": "09A00001"}
     assert host.commands == []
+
+
+async def test_concurrent_changes_of_one_block(
+    hass: HomeAssistant, dual_socket: SimulatedStation
+) -> None:
+    """Two changes at once: one read-merge-write after the other, so both are kept."""
+    await asyncio.gather(
+        call(hass, "set_settings", {"station_id": STATION_ID, "float_percent": 30}),
+        call(hass, "set_settings", {"station_id": STATION_ID, "unplug_time_s": 15}),
+    )
+    assert [c.command for c in dual_socket.commands] == [0x90, 0x83, 0x90] * 2
+    assert dual_socket.settings[0x83] == RunParameters1(0.3, 15, 30, 1800, 3600, 180)

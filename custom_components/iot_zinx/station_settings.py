@@ -10,6 +10,8 @@ The card keys (0x86 / 0x93) are not settings here: they are never read.
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -188,6 +190,9 @@ class StationSettings:
         """Send through ``server``."""
         self._server = server
         self.last_read: dict[str, SettingsRead] = {}
+        # One read-merge-write at a time per station: two changes of the same block made at
+        # once would each write back the other's field as it was before.
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def async_read(self, station_id: str) -> dict[str, SettingValue]:
         """Read the three blocks back; a field the firmware did not send is ``None``."""
@@ -205,6 +210,12 @@ class StationSettings:
         Every touched block is read before anything is written, so a station that does not
         answer, or lacks a field, gets nothing. Returns the touched blocks as read back.
         """
+        async with self._locks[station_id]:
+            return await self._write(station_id, changes)
+
+    async def _write(
+        self, station_id: str, changes: dict[str, float | int]
+    ) -> dict[str, SettingValue]:
         touched = [
             block_type
             for block_type in _BLOCKS
