@@ -52,3 +52,43 @@ async def test_diagnostics(
     assert diagnostics == snapshot
     assert station["iccid"] == "**REDACTED**"
     assert diagnostics["entry"]["options"][CONF_CARD_ALLOW_LIST] == "**REDACTED**"
+
+
+async def test_diagnostics_show_the_last_settings_read(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    init_integration: MockConfigEntry,
+    dual_socket: SimulatedStation,
+) -> None:
+    """What set_settings last read back, with its time; card keys set meanwhile never show."""
+    await hass.services.async_call(
+        "iot_zinx",
+        "set_card_keys",
+        {
+            "station_id": STATION_ID,
+            "sector": 3,
+            "user_key": "a1b2c3d4e5f6",
+            "new_card_key": "0f1e2d3c4b5a",
+        },
+        blocking=True,
+    )
+    await hass.services.async_call(
+        "iot_zinx",
+        "set_settings",
+        {"station_id": STATION_ID, "over_voltage_v": 255},
+        blocking=True,
+        return_response=True,
+    )
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
+    read = diagnostics["hub"]["settings"][STATION_ID]
+    assert read["values"] == {
+        "max_duration_s": 36000,
+        "overload_power_w": 2000.0,
+        "over_voltage_v": 255.0,
+        "under_voltage_v": 100.0,
+    }
+    assert read["read_at"].endswith("+00:00")
+    text = str(diagnostics).lower()
+    assert "a1b2c3d4e5f6" not in text
+    assert "0f1e2d3c4b5a" not in text
+    assert "sector" not in text
