@@ -287,7 +287,7 @@ async def _async_clear_sub_upgrade(call: ServiceCall) -> None:
 
 _NONE: Final = SupportsResponse.NONE
 STATION_ACTIONS: Final[tuple[ActionSpec, ...]] = (
-    ("get_settings", _async_get_settings, STATION_SCHEMA, SupportsResponse.ONLY),
+    ("get_settings", _async_get_settings, STATION_SCHEMA, SupportsResponse.OPTIONAL),
     ("set_settings", _async_set_settings, SET_SETTINGS_SCHEMA, SupportsResponse.OPTIONAL),
     ("locate", _async_locate, LOCATE_SCHEMA, _NONE),
     ("set_work_mode", _async_set_work_mode, WORK_MODE_SCHEMA, _NONE),
