@@ -33,7 +33,7 @@ from .services import (
     station_schema,
     valid_order_number,
 )
-from .station_commands import CardBillingMode, ServerModule, WorkMode
+from .station_commands import IDENTIFY_SECONDS, CardBillingMode, ServerModule, WorkMode
 from .station_settings import SETTING_FIELDS, SettingOutOfRangeError, check_ranges
 
 if TYPE_CHECKING:
@@ -68,7 +68,9 @@ _MODULES: Final = {"wifi": ServerModule.WIFI, "2g": ServerModule.GSM, "4g": Serv
 SET_SETTINGS_SCHEMA = station_schema(
     {probatio.Optional(field.name): probatio.Coerce(float) for field in SETTING_FIELDS}
 )
-LOCATE_SCHEMA = station_schema({probatio.Optional(ATTR_SECONDS, default=10): probatio.Coerce(int)})
+LOCATE_SCHEMA = station_schema(
+    {probatio.Optional(ATTR_SECONDS, default=IDENTIFY_SECONDS): probatio.Coerce(int)}
+)
 WORK_MODE_SCHEMA = station_schema({probatio.Required(ATTR_MODE): probatio.In(list(_WORK_MODES))})
 QR_CODE_SCHEMA = station_schema(
     {

@@ -121,8 +121,7 @@ class StationCommands:
         await self._server.request(station_id, QueryStatus(), expect_reply=False)
 
     async def async_set_qr_code(self, station_id: str, text: str, *, show_qr: bool) -> None:
-        """The screen's QR code text, at most 71 bytes (0x8E); the main screen shows it or
-        the port states."""
+        """The screen's QR code text, at most 71 bytes (0x8E), and the main screen's view."""
         await self._send(station_id, SetQrCode(int(show_qr), text), host=False)
 
     async def async_show_temporary_qr_code(self, station_id: str, text: str) -> None:
