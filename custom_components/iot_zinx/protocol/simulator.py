@@ -587,9 +587,12 @@ class SimulatedStation(_Endpoint):
     ``connected``; the counters ``frames_sent``/``frames_received``,
     ``sent_commands``/``received_commands`` (by command byte), ``settlements_acknowledged``,
     ``heartbeats_answered``; ``settlements`` (every settlement sent, in order),
-    ``pending_settlements`` and ``commands`` (every downstream command received).
-    To make the station misbehave: ``ignore_commands``, ``drop_commands`` (the next N
-    commands go unanswered), ``forced_results`` (command byte -> result code).
+    ``pending_settlements`` and ``commands`` (every downstream command received); what the
+    commands set: ``settings`` (0x83-0x86, read back by 0x90-0x93), ``work_mode``, ``muted``,
+    ``main_screen``, ``qr_code``, ``temporary_qr_code``, ``card_billing_mode``, ``located_s``,
+    ``memory_clears``, ``doors_opened``. To make the station misbehave: ``ignore_commands``,
+    ``drop_commands`` (the next N commands go unanswered), ``forced_results`` (command byte ->
+    result code).
     """
 
     def __init__(
@@ -1118,6 +1121,9 @@ class SimulatedHost(_Endpoint):
 
     It sends the ICCID, a 0x11 host heartbeat (every ``host_heartbeat_interval``) and a 0x12
     time request; its sub-stations then talk through it (docs/protocol.md 1, "Host gateways").
+    It answers every command with result 0: 0x31 reboots it, 0x32 restarts its module (the
+    connection drops and comes back), 0x34 is kept in ``server_address`` and 0x33 counted in
+    ``sub_upgrade_clears``.
     """
 
     def __init__(
