@@ -384,8 +384,6 @@ async def test_reply_must_match_command_and_message_id(start_server: Any, peers:
 
 
 async def test_commands_are_spaced_and_in_order(start_server: Any, peers: Any) -> None:
-    # A spacing long against scheduling hiccups: the station's receive times could only
-    # come closer than the server's writes if this process stalled for that long.
     server, _ = await start_server(command_spacing=0.25)
     peer = await peers(server.port)
     await registered(server, peer)
@@ -405,10 +403,8 @@ async def test_commands_are_spaced_and_in_order(start_server: Any, peers: Any) -
     commands = peer.received[1:]
     assert [frame.message_id for _, frame in commands] == [1, 2, 3]
     assert [frame.payload[0] for _, frame in commands] == [1, 2, 3]
-    # As the station sees them (a millisecond of tolerance for delivery jitter)...
-    received_gaps = gaps([at for at, _ in commands])
-    assert all(gap >= 0.249 for gap in received_gaps), received_gaps
-    # ...and as the server wrote them, exactly.
+    # The spacing is the server's: its writes, in loop time. What the station's clock sees
+    # also depends on delivery, which a loaded machine can bunch up, so it is not asserted.
     assert [frame for _, frame in sent] == [frame for _, frame in commands]
     assert all(gap >= 0.25 for gap in gaps([at for at, _ in sent]))
 
