@@ -12,7 +12,10 @@ from homeassistant.core import Event, HomeAssistant, callback
 import pytest
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.iot_zinx.api.actions import check_port
+from custom_components.iot_zinx.api.envelope import ApiError
 from custom_components.iot_zinx.const import EVENT_IOT_ZINX
+from custom_components.iot_zinx.models import StationState
 from custom_components.iot_zinx.protocol.messages import ChargeControl
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation
 
@@ -335,3 +338,30 @@ async def test_update_power_refusals(
         status, body = await call(client, "POST", "/charging/update_power", bad)
         assert (status, body["message"][: len(message)]) == (400, message)
     assert len(charging_dual_socket.commands) == sent
+
+
+async def test_stop_retry_before_the_settlement_sends_nothing(
+    hass_client: ClientSessionGenerator, charging_dual_socket: SimulatedStation
+) -> None:
+    """The station accepted the stop but its settlement has not come: a retry is idempotent.
+
+    (The simulator answers "done" and does nothing, as a station whose 0x03 is late.)
+    """
+    client = await hass_client()
+    charging_dual_socket.forced_results[0x82] = 0
+    stop = {"deviceId": QR_DECIMAL, "port": 1, "orderNo": ORDER_NUMBER}
+    status, body = await call(client, "POST", "/charging/stop", stop)
+    assert (status, body["message"]) == (200, "充电已停止")
+    sent = len(charging_dual_socket.commands)
+    status, body = await call(client, "POST", "/charging/stop", stop)
+    assert (status, body["message"], body["data"]["idempotent"]) == (200, "充电已停止(幂等)", True)
+    assert len(charging_dual_socket.commands) == sent
+
+
+def test_ports_beyond_16_before_the_station_told_its_count() -> None:
+    """A station that has not told its port count has at most 16 (docs/protocol.md 2)."""
+    station = StationState("04000001", 0x04000001)
+    check_port(station, 16)
+    with pytest.raises(ApiError) as err:
+        check_port(station, 17)
+    assert (err.value.status, err.value.message) == (400, "端口号无效：17，设备共有16个端口")

@@ -20,7 +20,7 @@ from homeassistant.util.hass_dict import HassKey
 
 from custom_components.iot_zinx.const import DOMAIN
 
-from .actions import StartTermsBook
+from .actions import ApiOrders
 from .charging_views import ChargingStartView, ChargingStopView
 from .device_views import DeviceLocateView, DeviceQueryView, DeviceStatusView, DevicesView
 from .notification_views import NotificationsRecentView, NotificationsStreamView
@@ -45,15 +45,15 @@ async def async_setup_api(hass: HomeAssistant) -> None:
     if "http" not in hass.config.components:
         return
     version = str((await async_get_integration(hass, DOMAIN)).version)
-    book = StartTermsBook()
+    orders = ApiOrders()
     for view in (
         DevicesView(),
         DeviceStatusView(),
         DeviceQueryView(),
         DeviceLocateView(),
-        ChargingStartView(book),
-        ChargingStopView(),
-        ChargingUpdatePowerView(book),
+        ChargingStartView(orders),
+        ChargingStopView(orders),
+        ChargingUpdatePowerView(orders),
         HealthView(version),
         StatsView(feed),
         NotificationsRecentView(feed),

@@ -1,5 +1,6 @@
 """What the charging routes share: the gateway's action answer, station and port checks, and
-the terms of the starts made through the API (``update_power`` repeats them).
+the orders of the API (the terms of its starts, which ``update_power`` repeats, and the stops
+the stations accepted, which a retried stop must not send again).
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from http import HTTPStatus
 import time
 from typing import Any, Final
 
-from custom_components.iot_zinx.models import StationState
+from custom_components.iot_zinx.models import Order, StationState
 
 from .envelope import ApiError, offline
 from .stations import Located
 
-# Start terms remembered (orders started through the API); the oldest are forgotten first.
-_MAX_TERMS: Final = 4096
+# Orders remembered (started or stopped through the API); the oldest are forgotten first.
+_MAX_ORDERS: Final = 4096
+# Stations have at most 16 ports (docs/protocol.md 2: wire ports 0x00-0x0F).
+_MAX_PORT: Final = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +56,10 @@ def station_of(found: Located) -> StationState:
 
 
 def check_port(station: StationState, port: int) -> None:
-    """``400`` for a port beyond the station's (once it told how many it has)."""
-    if station.port_count and port > station.port_count:
-        raise bad(f"端口号无效：{port}，设备共有{station.port_count}个端口")
+    """``400`` for a port beyond the station's (16 until it told how many it has)."""
+    count = station.port_count or _MAX_PORT
+    if port > count:
+        raise bad(f"端口号无效：{port}，设备共有{count}个端口")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,20 +71,34 @@ class StartTerms:
     balance: int
 
 
-class StartTermsBook:
-    """The terms of the orders started through the API, by station and order number."""
+def _remember[T](book: OrderedDict[tuple[str, str], T], key: tuple[str, str], value: T) -> None:
+    book[key] = value
+    book.move_to_end(key)
+    while len(book) > _MAX_ORDERS:
+        book.popitem(last=False)
+
+
+class ApiOrders:
+    """The orders the API started (their terms) and stopped, by station and order number."""
 
     def __init__(self) -> None:
-        """Empty; bounded to ``_MAX_TERMS`` orders."""
+        """Empty; each half bounded to ``_MAX_ORDERS`` orders."""
         self._terms: OrderedDict[tuple[str, str], StartTerms] = OrderedDict()
+        # An order is named by its start time too: its number may be started again later.
+        self._stopped: OrderedDict[tuple[str, str], float] = OrderedDict()
 
-    def remember(self, station_id: str, order_no: str, terms: StartTerms) -> None:
+    def started(self, station_id: str, order_no: str, terms: StartTerms) -> None:
         """Keep a started order's terms."""
-        self._terms[station_id, order_no] = terms
-        self._terms.move_to_end((station_id, order_no))
-        while len(self._terms) > _MAX_TERMS:
-            self._terms.popitem(last=False)
+        _remember(self._terms, (station_id, order_no), terms)
 
-    def get(self, station_id: str, order_no: str) -> StartTerms | None:
+    def terms(self, station_id: str, order_no: str) -> StartTerms | None:
         """A started order's terms, if it was started here."""
         return self._terms.get((station_id, order_no))
+
+    def stopped(self, station_id: str, order: Order) -> None:
+        """The station accepted the stop of this order (its settlement follows)."""
+        _remember(self._stopped, (station_id, order.order_number), order.started_at)
+
+    def was_stopped(self, station_id: str, order: Order) -> bool:
+        """Whether a stop of this order was accepted: a retry is idempotent, sends nothing."""
+        return self._stopped.get((station_id, order.order_number)) == order.started_at

@@ -25,7 +25,7 @@ from custom_components.iot_zinx.protocol.errors import (
     StationRefusedError,
 )
 
-from .actions import Action, StartTerms, StartTermsBook, bad, check_port, station_of
+from .actions import Action, ApiOrders, StartTerms, bad, check_port, station_of
 from .envelope import (
     API_PREFIX,
     MSG_EMPTY_DEVICE_ID,
@@ -91,9 +91,9 @@ class ChargingStartView(HomeAssistantView):
     url = f"{API_PREFIX}/charging/start"
     name = "api:iot_zinx:charging:start"
 
-    def __init__(self, book: StartTermsBook) -> None:
-        """Remember each start's terms in ``book`` (``update_power`` repeats them)."""
-        self._book = book
+    def __init__(self, orders: ApiOrders) -> None:
+        """Remember each start's terms in ``orders`` (``update_power`` repeats them)."""
+        self._orders = orders
 
     async def post(self, request: web.Request) -> web.Response:
         """200 once the station accepted (or the same order already runs: idempotent)."""
@@ -127,7 +127,7 @@ class ChargingStartView(HomeAssistantView):
             await _async_start(
                 found, port, mode=mode, value=value, order_no=order_no, balance=balance
             )
-            self._book.remember(found.station_id, order_no, _terms(mode, value, balance))
+            self._orders.started(found.station_id, order_no, _terms(mode, value, balance))
         except ApiError as err:
             return err.response()
         return success("充电启动成功", action.data())
@@ -189,6 +189,10 @@ class ChargingStopView(HomeAssistantView):
     url = f"{API_PREFIX}/charging/stop"
     name = "api:iot_zinx:charging:stop"
 
+    def __init__(self, orders: ApiOrders) -> None:
+        """Remember the accepted stops in ``orders``: a retry before the settlement sends none."""
+        self._orders = orders
+
     async def post(self, request: web.Request) -> web.Response:
         """200 ``充电已停止``, 200 ``idempotent`` when nothing runs, 409 for another order."""
         try:
@@ -209,7 +213,7 @@ class ChargingStopView(HomeAssistantView):
             state = station.ports.get(port)
             running = None if state is None else state.order
             idempotent = Action(found, port, "stop", {"orderNo": order_no})
-            if running is None:
+            if running is None or self._orders.was_stopped(found.station_id, running):
                 return _idempotent_stop(idempotent)
             if order_no and order_no != running.order_number:
                 raise ApiError(
@@ -219,6 +223,7 @@ class ChargingStopView(HomeAssistantView):
                 )
             if not await _async_stop(found, port):
                 return _idempotent_stop(idempotent)
+            self._orders.stopped(found.station_id, running)
         except ApiError as err:
             return err.response()
         done = Action(found, port, "stop", {"orderNo": running.order_number})

@@ -24,7 +24,7 @@ from custom_components.iot_zinx.protocol.messages import (
     parse_order_no,
 )
 
-from .actions import Action, StartTermsBook, bad, check_port, station_of
+from .actions import Action, ApiOrders, bad, check_port, station_of
 from .envelope import (
     API_PREFIX,
     MSG_EMPTY_ORDER_NO,
@@ -48,9 +48,9 @@ class ChargingUpdatePowerView(HomeAssistantView):
     url = f"{API_PREFIX}/charging/update_power"
     name = "api:iot_zinx:charging:update_power"
 
-    def __init__(self, book: StartTermsBook) -> None:
-        """Read the start terms from ``book``."""
-        self._book = book
+    def __init__(self, orders: ApiOrders) -> None:
+        """Read the start terms from ``orders``."""
+        self._orders = orders
 
     async def post(self, request: web.Request) -> web.Response:
         """200 ``更新成功`` once the station accepted the new limits."""
@@ -72,7 +72,7 @@ class ChargingUpdatePowerView(HomeAssistantView):
             check_port(station, port)
             state = station.ports.get(port)
             running = None if state is None else state.order
-            terms = self._book.get(found.station_id, order_no)
+            terms = self._orders.terms(found.station_id, order_no)
             if running is None or running.order_number != order_no or terms is None:
                 raise ApiError(
                     HTTPStatus.CONFLICT,
