@@ -6,6 +6,7 @@ the station received, and the order number the events carry.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from homeassistant.core import Event, HomeAssistant, callback
@@ -21,6 +22,7 @@ from custom_components.iot_zinx.protocol.simulator import SimulatedStation
 
 from .api_support import HEX8, QR_DECIMAL, QR_HEX6, call, http_component
 from .conftest import ORDER_NO, ORDER_NUMBER, STATION_ID, wait_for_station
+from .protocol.harness import wait_until
 
 __all__ = ["http_component"]
 
@@ -365,3 +367,41 @@ def test_ports_beyond_16_before_the_station_told_its_count() -> None:
     with pytest.raises(ApiError) as err:
         check_port(station, 17)
     assert (err.value.status, err.value.message) == (400, "端口号无效：17，设备共有16个端口")
+
+
+async def test_start_while_another_start_waits(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    dual_socket: SimulatedStation,
+) -> None:
+    """While a start waits for the station: another order is 409, the same one idempotent."""
+    client = await hass_client()
+    hub = hass.config_entries.async_loaded_entries("iot_zinx")[0].runtime_data
+    dual_socket.drop_commands = 1  # the first 0x82 goes unanswered; its resend is answered
+    first = asyncio.create_task(call(client, "POST", "/charging/start", START))
+    await wait_until(lambda: bool(hub.orders.pending))
+    status, body = await call(client, "POST", "/charging/start", {**START, "orderNo": "OTHER"})
+    assert (status, body["data"]["error"]) == (
+        409,
+        f"端口已有进行中的订单: {PLATFORM_ORDER} (状态: pending)",
+    )
+    status, body = await call(client, "POST", "/charging/start", START)
+    assert (status, body["data"]["idempotent"]) == (200, True)
+    status, body = await first
+    assert (status, body["message"]) == (200, "充电启动成功")
+    assert len(dual_socket.commands) == 2  # the command and its resend, nothing else
+
+
+async def test_update_power_refused_by_the_station(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    dual_socket: SimulatedStation,
+) -> None:
+    """The station refuses the repeated start: 500 更新失败 with its code."""
+    client = await hass_client()
+    status, _ = await call(client, "POST", "/charging/start", START)
+    assert status == 200
+    dual_socket.forced_results[0x82] = 3
+    update = {"deviceId": HEX8, "port": 1, "orderNo": PLATFORM_ORDER, "overloadPowerW": 120}
+    status, body = await call(client, "POST", "/charging/update_power", update)
+    assert (status, body["message"], body["data"]["response_code"]) == (500, "更新失败", 3)

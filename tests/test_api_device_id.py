@@ -6,6 +6,8 @@ import pytest
 
 from custom_components.iot_zinx.api.device_id import pick_station, read_device_id
 from custom_components.iot_zinx.api.envelope import ApiError
+from custom_components.iot_zinx.api.stations import device_number
+from custom_components.iot_zinx.api.system_views import uptime_text
 
 
 @pytest.mark.parametrize(
@@ -60,3 +62,10 @@ def test_the_gateway_reading_wins_and_ambiguity_is_400() -> None:
         pick_station(read_device_id("A26CF3"), others)
     assert err.value.status == 400
     assert err.value.data["candidates"] == ["05A26CF3", "06A26CF3"]
+
+
+def test_device_number_and_uptime_texts() -> None:
+    """The gateway's ``deviceNumber`` (QR number for kind 04) and Go's duration text."""
+    assert device_number(0x04A26CF3) == "10644723"
+    assert device_number(0x05A26CF3) == str(0x05A26CF3)
+    assert [uptime_text(s) for s in (5, 65, 5445)] == ["5s", "1m5s", "1h30m45s"]

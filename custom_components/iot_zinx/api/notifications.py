@@ -109,8 +109,6 @@ class Subscriber:
                     await self._wakeup.wait()
             except TimeoutError:
                 return None
-        if self.dropped:
-            raise StreamEndedError
         return self._frames.popleft()
 
 
