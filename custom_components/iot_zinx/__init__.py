@@ -10,6 +10,7 @@ from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.typing import ConfigType
 
+from .api import async_setup_api
 from .const import (
     DOMAIN,
     ISSUE_CANNOT_BIND,
@@ -61,6 +62,8 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     async_migrate_forwarding(hass)
     await async_register_frontend(hass)
     async_register_websocket_commands(hass)
+    # The IoT-Zinx gateway's HTTP API for platforms (api/, docs/api.md).
+    await async_setup_api(hass)
     return True
 
 

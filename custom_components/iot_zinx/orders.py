@@ -133,20 +133,27 @@ class Orders:
         *,
         mode: ChargeMode,
         minutes: int | None = None,
+        seconds: int | None = None,
         energy_kwh: float | None = None,
         order_number: str | None = None,
         max_power_w: float | None = None,
+        balance_fen: int = 0,
     ) -> ChargeOutcome:
-        """Start charging ``port`` (1-based); ``StationRefusedError`` when refused."""
+        """Start charging ``port`` (1-based); ``StationRefusedError`` when refused.
+
+        Time mode takes ``minutes`` (the action) or ``seconds`` (the HTTP API, whose platforms
+        give seconds); ``balance_fen`` is only read out by the station's voice.
+        """
         self.port_number(station_id, port)
         if mode is ChargeMode.ENERGY:
             if energy_kwh is None:
                 raise ValueError("energy mode needs energy_kwh")
             rate_mode, value = codes.RateMode.ENERGY, round(energy_kwh * 100)
         elif mode is ChargeMode.TIME:
-            if minutes is None:
-                raise ValueError("time mode needs minutes")
-            rate_mode, value = codes.RateMode.TIME, minutes * 60
+            if minutes is None and seconds is None:
+                raise ValueError("time mode needs minutes or seconds")
+            rate_mode = codes.RateMode.TIME
+            value = seconds if seconds is not None else (minutes or 0) * 60
         else:
             # Time mode with value 0 charges until full (docs/protocol.md 4, 0x82).
             rate_mode, value = codes.RateMode.TIME, 0
@@ -157,7 +164,7 @@ class Orders:
             order_no = parse_order_no(order_number)
         command = ChargeControl(
             rate_mode=rate_mode,
-            balance_or_expiry=0,
+            balance_or_expiry=balance_fen,
             port=port - 1,
             action=_ACTION_START,
             value=value,

@@ -276,7 +276,14 @@ async def test_charge_control_results(
     st.plug(0)
     assert await result(start(0xFF)) == (ChargeResult.SEVERAL_PORTS_WAITING, 0xFF, 0b11)
     assert await result(start(0)) == (ChargeResult.DONE, 0, 0)
-    assert await result(start(0)) == (ChargeResult.ALREADY_IN_STATE, 0, 0)
+    other = ChargeControl(0, 0, 0, 1, 0, b"Y" * 16)
+    assert await result(other) == (ChargeResult.ALREADY_IN_STATE, 0, 0)
+    # The running order's own start again: new limits for it (max_power 0.1 W on the wire).
+    running = st.ports[0].order
+    assert running is not None
+    assert await result(start(0, max_duration_s=600, max_power_w=50.0)) == (ChargeResult.DONE, 0, 0)
+    assert st.ports[0].order is running
+    assert (running.plateau_power_w, running.max_duration_s) == (50.0, 600.0)
     # 0xFF: the only plugged port without an order.
     assert await result(start(0xFF)) == (ChargeResult.DONE, 1, 0)
     assert st.charging_ports() == [0, 1]

@@ -918,7 +918,9 @@ class SimulatedStation(_Endpoint):
         if result != ChargeResult.DONE or forced is not None:
             return
         state = self.ports[port]
-        if command.action == _ACTION_START:
+        if command.action == _ACTION_START and state.order is not None:
+            self._update_limits(state.order, command)
+        elif command.action == _ACTION_START:
             self._start(
                 state,
                 command.order_no,
@@ -966,7 +968,10 @@ class SimulatedStation(_Endpoint):
             return port, ChargeResult.PORT_FAULT, 0
         if start:
             if state.order is not None:
-                return port, ChargeResult.ALREADY_IN_STATE, 0
+                # The running order's own start again sets its limits (docs/protocol.md 4,
+                # 0x82: max_duration and max_power apply to the current order).
+                same = state.order.order_no == command.order_no
+                return port, ChargeResult.DONE if same else ChargeResult.ALREADY_IN_STATE, 0
             if not state.plugged:
                 return port, ChargeResult.NO_CHARGER, 0
             return port, ChargeResult.DONE, 0
@@ -975,6 +980,15 @@ class SimulatedStation(_Endpoint):
         if state.order is None or state.order.order_no != command.order_no:
             return port, ChargeResult.ALREADY_IN_STATE, 0
         return port, ChargeResult.DONE, 0
+
+    @staticmethod
+    def _update_limits(order: SimulatedOrder, command: ChargeControl) -> None:
+        """A repeated start of the running order: new limits, 0 keeping the current one."""
+        if command.max_power_w:
+            order.plateau_power_w = min(order.plateau_power_w, command.max_power_w)
+            order.start_power_w = min(order.start_power_w, order.plateau_power_w)
+        if command.max_duration_s:
+            order.max_duration_s = float(command.max_duration_s)
 
     def _order_no(self, port: int) -> bytes | None:
         order = self.ports[port].order
