@@ -36,6 +36,7 @@ STATION_ENTITIES = {
     ("sensor", "iccid"),
     ("button", "reboot"),
     ("button", "query_status"),
+    ("update", "firmware"),
 }
 FLEET_STATION_ENTITIES = {
     ("binary_sensor", "connectivity"),

@@ -242,7 +242,7 @@ async def test_leaving_and_choosing_the_level(
         }
 
     await station_talks()
-    assert len(station_unique_ids()) == 8 + 2 * 11
+    assert len(station_unique_ids()) == 9 + 2 * 11
     assert device_by_identifier(hass, identifier) is None
 
     await set_level("connectivity")

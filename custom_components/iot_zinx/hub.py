@@ -5,8 +5,8 @@
 out: events on the bus as ``iot_zinx_event`` (held back by ``orders.py`` while a start command
 waits for its reply), the device registry (``devices.py``), the entities (``signals.py``) and
 the store (``store.py``). Commands from the entities and actions go to ``orders.py``; card
-swipes to ``cards.py``; the fleet-size repair is ``repairs.py``; options come typed from
-``options.py``.
+swipes to ``cards.py``; firmware files, installs and 0x05 upgrade requests to ``firmware.py``;
+the fleet-size repair is ``repairs.py``; options come typed from ``options.py``.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from .cards import async_card_start, card_reply, starts_charging
 from .const import DOMAIN, EVENT_IOT_ZINX
 from .devices import StationDevices
 from .effects import Effect, Fire, NewStation, Notify, RefreshDevice, Save
+from .firmware import FirmwareUpdates
 from .models import StationState
 from .options import ServerOptions
 from .orders import ChargeOutcome, NoActiveOrderError, Orders
+from .protocol.messages import UpgradeRequest
 from .protocol.server import DnyServer, OfflineReason, ServerConfig, StationLink
 from .repairs import FleetSizeRepair
 from .signals import async_send_station_changed, signal_new_station
@@ -76,6 +78,7 @@ class IotZinxHub:
             notify=self._notify,
             fire_now=self._fire_now,
         )
+        self.firmware = FirmwareUpdates(hass, entry.entry_id, self.server, self.stations)
         self.tracker = StationTracker(
             self.stations,
             self._book,
@@ -149,6 +152,9 @@ class IotZinxHub:
             # Its station_online failed (the server logs observer errors): add it now.
             self.station_online(link)
         self._apply(self.tracker.message(link, message))
+        if isinstance(message, UpgradeRequest):
+            # Not one of the forwarded event types: an event of its own (firmware.py).
+            self.firmware.upgrade_requested(link, message)
 
     async def settlement_received(self, link: StationLink, settlement: Settlement) -> None:
         """Process a settlement (once, however often it is resent) and store it.
