@@ -28,8 +28,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.iot_zinx.const import DOMAIN
-from custom_components.iot_zinx.protocol.firmware import STATION_E0, packetize
-from custom_components.iot_zinx.protocol.messages import UpgradeRequest
+from custom_components.iot_zinx.protocol.firmware import HOST_FA, STATION_E0, packetize
+from custom_components.iot_zinx.protocol.messages import HostUpgradeStart, UpgradeRequest
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
 
 from .conftest import STATION_ID, device_by_identifier, wait_for_station
@@ -53,11 +53,11 @@ def firmware_file(hass: HomeAssistant, name: str, data: bytes = IMAGE) -> Path:
     return path
 
 
-async def refresh(hass: HomeAssistant) -> None:
+async def refresh(hass: HomeAssistant, entity_id: str = FIRMWARE) -> None:
     """What a user does after dropping a file in: update the entity (reads the folder)."""
     await async_setup_component(hass, "homeassistant", {})
     await hass.services.async_call(
-        "homeassistant", "update_entity", {ATTR_ENTITY_ID: FIRMWARE}, blocking=True
+        "homeassistant", "update_entity", {ATTR_ENTITY_ID: entity_id}, blocking=True
     )
 
 
@@ -280,3 +280,30 @@ async def test_installs_of_one_station_do_not_overlap(
     with pytest.raises(HomeAssistantError):
         await task
     await asyncio.sleep(0)
+
+
+async def test_host_gateway_install_over_fa(
+    hass: HomeAssistant,
+    simulator: StationSimulator,
+    station_factory: Callable[..., SimulatedStation],
+) -> None:
+    """A host: its 0x11 version and type; FA start, packets, confirmed by its next 0x11."""
+    host = simulator.add_host(
+        0x09000001, [station_factory()], firmware=301, host_type=0x50, reboot_delay=0.05
+    )
+    host.next_firmware = 302
+    await simulator.start()
+    await wait_for_station(hass, "09000001", lambda state: state.host_type == 0x50)
+    entity_id = "update.ap3000_09000001_firmware"
+    assert hass.states.get(entity_id).attributes[ATTR_INSTALLED_VERSION] == "3.01"
+    firmware_file(hass, "host-50-V3.02.bin")
+    await refresh(hass, entity_id)
+    assert hass.states.get(entity_id).attributes[ATTR_LATEST_VERSION] == "3.02"
+    await hass.services.async_call(
+        UPDATE_DOMAIN, SERVICE_INSTALL, {ATTR_ENTITY_ID: entity_id}, blocking=True
+    )
+    assert host.commands == [HostUpgradeStart(), *packetize(IMAGE, HOST_FA)]
+    assert host.firmware_images == [IMAGE]
+    state = hass.states.get(entity_id)
+    assert state.attributes[ATTR_INSTALLED_VERSION] == "3.02"
+    assert state.attributes["last_install_result"] == "success"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from custom_components.iot_zinx.protocol.errors import StationOfflineError
+from custom_components.iot_zinx.protocol.errors import CommandTimeoutError, StationOfflineError
 from custom_components.iot_zinx.protocol.firmware import (
     HOST_F9,
     HOST_FA,
@@ -29,7 +29,9 @@ from custom_components.iot_zinx.protocol.firmware import (
 )
 from custom_components.iot_zinx.protocol.frame import Frame
 from custom_components.iot_zinx.protocol.messages import (
+    CommandResult,
     FirmwarePacket,
+    FirmwareReply,
     HostHeartbeat,
     HostUpgradeStart,
     Register,
@@ -312,3 +314,34 @@ async def test_host_upgrade_starts_with_an_empty_fa(
             == [302]
         )
     )
+
+
+class _Replies:
+    """A sender answering from a script: a reply, or an exception to raise."""
+
+    def __init__(self, *replies: object) -> None:
+        self.replies = list(replies)
+        self.sent: list[object] = []
+
+    async def request(self, device_id: str, command: Any, *, expect_reply: bool = True) -> Any:
+        self.sent.append(command)
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+
+async def test_odd_replies_count_as_a_bad_packet_and_a_silent_host_ends_the_start() -> None:
+    packets = packetize(IMAGE[:200], HOST_FA)
+    # A reply of another kind is a bad packet: resent, then acknowledged.
+    sender = _Replies(CommandResult(0xFA, 0), FirmwareReply(0xFA, 0, 1))
+    result = await send_firmware(sender, HOST, packets, STATION_E0)
+    assert result == UpgradeProgress(1, 1, 1)
+    assert sender.sent == [packets[0], packets[0]]
+    # The FA start: a non-zero result and a timeout are tried again, then it fails.
+    timeout = CommandTimeoutError(HOST, 0xFA, 1)
+    sender = _Replies(FirmwareReply(0xFA, 1, 0), timeout)
+    with pytest.raises(FirmwareTimeoutError) as err:
+        await send_firmware(sender, HOST, packets, HOST_FA, retries=1)
+    assert err.value.packet == 0
+    assert sender.sent == [HostUpgradeStart(), HostUpgradeStart()]
