@@ -92,6 +92,7 @@ async def test_versions_from_the_register_and_the_folder(
     assert state.state == STATE_OFF
     assert state.attributes[ATTR_INSTALLED_VERSION] == "1.26"
     assert state.attributes[ATTR_LATEST_VERSION] == "1.26"
+    assert state.attributes["firmware_file_pattern"] == "station-21-V1.xx.bin"
 
     # Only the first two fit: another family, type, target or name is never offered.
     for name in (
@@ -295,7 +296,9 @@ async def test_host_gateway_install_over_fa(
     await simulator.start()
     await wait_for_station(hass, "09000001", lambda state: state.host_type == 0x50)
     entity_id = "update.ap3000_09000001_firmware"
-    assert hass.states.get(entity_id).attributes[ATTR_INSTALLED_VERSION] == "3.01"
+    attributes = hass.states.get(entity_id).attributes
+    assert attributes[ATTR_INSTALLED_VERSION] == "3.01"
+    assert attributes["firmware_file_pattern"] == "host-50-V3.xx.bin"
     firmware_file(hass, "host-50-V3.02.bin")
     await refresh(hass, entity_id)
     assert hass.states.get(entity_id).attributes[ATTR_LATEST_VERSION] == "3.02"

@@ -87,6 +87,15 @@ class FirmwareFile:
         )
 
 
+def file_pattern(station: StationState) -> str | None:
+    """The names a file for this device must have: ``"station-21-V1.xx.bin"``."""
+    device_type = station.host_type if station.is_host else station.device_type
+    if device_type is None or station.firmware is None:
+        return None
+    target = "host" if station.is_host else "station"
+    return f"{target}-{device_type:02X}-V{station.firmware // 100}.xx.bin"
+
+
 def parse_name(path: Path) -> FirmwareFile | None:
     """The file's target, type and version from its name; None for any other name."""
     match = _NAME.fullmatch(path.name)

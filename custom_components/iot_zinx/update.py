@@ -22,7 +22,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import IotZinxEntity
-from .firmware import signal_firmware, version_text
+from .firmware import file_pattern, signal_firmware, version_text
 from .station_platform import async_add_station_entities
 
 if TYPE_CHECKING:
@@ -103,6 +103,7 @@ class IotZinxFirmwareUpdate(IotZinxEntity, UpdateEntity):
         install = firmware.installs.get(self.station_id)
         request = firmware.requests.get(self.station_id, {})
         return {
+            "firmware_file_pattern": None if station is None else file_pattern(station),
             "firmware_file": None if file is None else file.name,
             "last_install_result": None if install is None else install.result,
             "upgrade_requested_at": request.get("requested_at"),
