@@ -173,8 +173,11 @@ class FirmwareUpdates:
         self._running: set[str] = set()
 
     async def async_scan(self) -> None:
-        """Read the folder again (in the executor) and tell every update entity."""
-        self.files = await self.hass.async_add_executor_job(scan_folder, self.folder)
+        """Read the folder again (in the executor); tell every update entity if it changed."""
+        files = await self.hass.async_add_executor_job(scan_folder, self.folder)
+        if files == self.files:
+            return  # thousands of entities need not write an unchanged state
+        self.files = files
         for station_id in self.stations:
             async_dispatcher_send(self.hass, signal_firmware(self.entry_id, station_id))
 
