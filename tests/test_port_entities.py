@@ -37,6 +37,7 @@ STATION_ENTITIES = {
     ("button", "reboot"),
     ("button", "query_status"),
     ("button", "identify"),
+    ("update", "firmware"),
 }
 FLEET_STATION_ENTITIES = {
     ("binary_sensor", "connectivity"),

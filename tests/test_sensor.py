@@ -169,6 +169,7 @@ async def test_host_gateway_sensors(
         "09000001_signal",
         "09000001_last_heartbeat",
         "09000001_iccid",
+        "09000001_firmware",  # the update entity: a host is upgraded too
     }
     assert hass.states.get("sensor.ap3000_09000001_iccid").state == "89860000000150994945"
     assert hass.states.get("sensor.ap3000_04a228cd_voltage").state == "220.0"

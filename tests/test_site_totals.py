@@ -242,7 +242,8 @@ async def test_leaving_and_choosing_the_level(
         }
 
     await station_talks()
-    assert len(station_unique_ids()) == 9 + 2 * 11
+    # The station's 10 (with Identify and Firmware) and 11 per port.
+    assert len(station_unique_ids()) == 10 + 2 * 11
     assert device_by_identifier(hass, identifier) is None
 
     await set_level("connectivity")

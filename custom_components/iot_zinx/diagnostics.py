@@ -44,6 +44,8 @@ async def async_get_config_entry_diagnostics(
         {
             "entry": entry_data,
             "hub": entry.runtime_data.diagnostics(),
+            # The firmware files found and each station's last install (firmware.py).
+            "firmware": entry.runtime_data.firmware.diagnostics(),
             # The large-site tuning (process-wide): the heap's passes, the switch interval.
             "runtime_tuning": (
                 tuning.diagnostics()

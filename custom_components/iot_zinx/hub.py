@@ -6,7 +6,8 @@ out: events on the bus as ``iot_zinx_event`` (held back by ``orders.py`` while a
 waits for its reply), the device registry (``devices.py``), the entities (``signals.py``) and
 the store (``store.py``). Commands from the entities and actions go to ``orders.py``; card
 swipes to ``cards.py``; settings to ``station_settings.py``, other commands to
-``station_commands.py``; the fleet-size repair is ``repairs.py``; options come typed from
+``station_commands.py``; firmware files, installs and 0x05 upgrade requests to
+``firmware.py``; the fleet-size repair is ``repairs.py``; options come typed from
 ``options.py``.
 """
 
@@ -26,9 +27,11 @@ from .cards import async_card_start, card_reply, starts_charging
 from .const import DOMAIN, EVENT_IOT_ZINX
 from .devices import StationDevices
 from .effects import Effect, Fire, NewStation, Notify, RefreshDevice, Save
+from .firmware import FirmwareUpdates
 from .models import StationState
 from .options import ServerOptions
 from .orders import ChargeOutcome, NoActiveOrderError, Orders
+from .protocol.messages import UpgradeRequest
 from .protocol.server import DnyServer, OfflineReason, ServerConfig, StationLink
 from .repairs import FleetSizeRepair
 from .signals import async_send_station_changed, signal_new_station
@@ -81,6 +84,7 @@ class IotZinxHub:
         )
         self.settings = StationSettings(self.server)
         self.commands = StationCommands(self.server, self.stations)
+        self.firmware = FirmwareUpdates(hass, entry.entry_id, self.server, self.stations)
         self.tracker = StationTracker(
             self.stations,
             self._book,
@@ -154,6 +158,9 @@ class IotZinxHub:
             # Its station_online failed (the server logs observer errors): add it now.
             self.station_online(link)
         self._apply(self.tracker.message(link, message))
+        if isinstance(message, UpgradeRequest):
+            # Not one of the forwarded event types: an event of its own (firmware.py).
+            self.firmware.upgrade_requested(link, message)
 
     async def settlement_received(self, link: StationLink, settlement: Settlement) -> None:
         """Process a settlement (once, however often it is resent) and store it.

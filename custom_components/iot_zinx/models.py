@@ -104,6 +104,7 @@ class StationState:
     ports: dict[int, PortState] = field(default_factory=dict)  # key: 1-based port number
     firmware: int | None = None  # 126 = V1.26
     device_type: int | None = None  # the 0x20 / 0x01 type byte (docs/protocol.md 7.6)
+    host_type: int | None = None  # a host gateway's 0x11 type byte (picks its firmware)
     work_mode: int | None = None
     voltage_v: float | None = None
     temperature_c: int | None = None

@@ -321,6 +321,7 @@ class StationTracker:
         effects: list[Effect],
     ) -> None:
         station.signal = message.signal
+        station.host_type = message.host_type
         station.last_heartbeat = dt_util.utc_from_timestamp(link.last_heartbeat or link.last_seen)
         if message.iccid:
             station.iccid = message.iccid

@@ -171,8 +171,10 @@ EXAMPLES: list[tuple[Decoder, int, m.Message, int]] = [
     _downstream(m.ChangeServerAddress(8888, 3, 1, "baidu.com"), 50),
     *(
         _downstream(m.FirmwarePacket(command, 4, 2, bytes(range(8))), 4)
-        for command in (0xE0, 0xE1, 0xE2, 0xF8, 0xF9, 0xFA)
+        # FA too, but its empty payload is the host's upgrade start (test below).
+        for command in (0xE0, 0xE1, 0xE2, 0xF8, 0xF9)
     ),
+    _downstream(m.HostUpgradeStart(), 0),
     _downstream(m.UpgradeTrigger(), 0),
     # Station replies (section 4).
     *(
@@ -195,6 +197,11 @@ EXAMPLES: list[tuple[Decoder, int, m.Message, int]] = [
     _reply(LIMITS, 4, 0x92),
     _reply(CARD_KEYS, 13, 0x93),
 ]
+
+
+def _bytes_make_another_message(message: m.Message) -> bool:
+    """An empty FA is the host's upgrade start; with bytes it is a packet (tested apart)."""
+    return isinstance(message, m.HostUpgradeStart)
 
 
 def _example_id(example: tuple[Decoder, int, m.Message, int]) -> str:
@@ -254,6 +261,8 @@ def test_every_prefix(example: tuple[Decoder, int, m.Message, int]) -> None:
 @pytest.mark.parametrize("example", EXAMPLES, ids=_example_id)
 def test_trailing_bytes_are_kept(example: tuple[Decoder, int, m.Message, int]) -> None:
     decoder, command, message, _ = example
+    if _bytes_make_another_message(message):
+        return
     payload = message.encode() + b"\xaa\xbb"
     decoded = decoder(command, payload)
     assert decoded.encode() == payload
@@ -552,6 +561,16 @@ def test_eeprom_and_firmware_and_voice() -> None:
     assert m.decode_station_reply(0xE4, b"\x00") == m.CommandResult(0xE4, 0)
 
 
+def test_fa_is_the_host_upgrade_start_when_empty_else_a_packet() -> None:
+    """Host document 4.4: an empty FA starts the upgrade; the host answers result and 0000."""
+    assert m.decode_downstream(0xFA, b"") == m.HostUpgradeStart()
+    packet = m.FirmwarePacket(0xFA, 2, 1, b"\x07" * 200)
+    assert m.decode_downstream(0xFA, packet.encode()) == packet
+    with pytest.raises(MessageError):
+        m.decode_downstream(0xFA, b"\x02\x00\x01")
+    assert m.decode_station_reply(0xFA, bytes.fromhex("00 0000")) == m.FirmwareReply(0xFA, 0, 0)
+
+
 def test_read_backs_reuse_the_setting_layout() -> None:
     assert m.decode_downstream(0x91, b"") == m.ReadParameters(0x91)
     assert m.decode_station_reply(0x90, RUN_PARAMETERS_1.encode()) == RUN_PARAMETERS_1
@@ -737,6 +756,8 @@ def test_decoders_build_what_the_constructor_builds(
     example: tuple[Decoder, int, m.Message, int],
 ) -> None:
     decoder, command, message, required = example
+    if _bytes_make_another_message(message):
+        return
     payload = message.encode() + b"\xaa"
     for size in range(required, len(payload) + 1):
         _assert_built_like_the_constructor(decoder(command, payload[:size]))
@@ -783,6 +804,8 @@ def test_class_decode_is_the_dispatch_decoder(
     example: tuple[Decoder, int, m.Message, int],
 ) -> None:
     decoder, command, message, _ = example
+    if _bytes_make_another_message(message):
+        return
     payload = message.encode() + b"\x01"
     names = {field.name for field in dataclasses.fields(message)}  # type: ignore[arg-type]
     kwargs = {"command": command} if "command" in names else {}

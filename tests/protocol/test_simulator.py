@@ -389,8 +389,10 @@ async def test_settings_commands_and_read_backs(
     assert await dny.request(DEVICE, SetWorkMode(1)) == CommandResult(0x8D, 0)
     assert st.work_mode == 1
     assert await dny.request(DEVICE, ReadEeprom(0x10, 4)) == EepromReadReply(0, bytes(4))
+    # An upgrade starts with packet 1: packet 3 out of the blue is refused (result 1,
+    # nothing received yet).
     packet = FirmwarePacket(0xE0, 10, 3, b"\x00" * 200)
-    assert await dny.request(DEVICE, packet) == FirmwareReply(0xE0, 0, 3)
+    assert await dny.request(DEVICE, packet) == FirmwareReply(0xE0, 1, 0)
     assert await dny.request(DEVICE, ClearMemory()) == CommandResult(0x88, 0)
     assert await dny.request(DEVICE, Locate(5)) == CommandResult(0x96, 0)
     # 0x81: no reply, the station reports instead.

@@ -32,6 +32,13 @@ import time
 from typing import Final
 
 from .codes import ChargeResult, StopReason, is_fault_status
+from .firmware import (
+    PACKET_SIZE,
+    RESULT_OK,
+    RESULT_RESEND,
+    FirmwareReceiver,
+    station_method,
+)
 from .frame import Frame, format_physical_id, parse_physical_id
 from .messages import (
     DOWNSTREAM_COMMANDS,
@@ -52,6 +59,7 @@ from .messages import (
     HostHeartbeat,
     HostReboot,
     HostTimeRequest,
+    HostUpgradeStart,
     LegacyHeartbeat,
     Limits,
     Locate,
@@ -307,6 +315,12 @@ class _Endpoint:
         self.drop_commands = 0
         # command -> result code to answer instead of doing the work (0x82 included).
         self.forced_results: dict[int, int] = {}
+        # Firmware packets (by number) to leave unanswered / to answer 1 ("resend"), as
+        # many times as counted.
+        self.drop_packets: Counter[int] = Counter()
+        self.refuse_packets: Counter[int] = Counter()
+        self.firmware_receiver: FirmwareReceiver | None = None
+        self.firmware_images: list[bytes] = []  # every image received whole, in order
         self._message_id = 0
         self._address: tuple[str, int] | None = None
         self._wire: _Wire | None = None
@@ -568,6 +582,29 @@ class _Endpoint:
         result = self.forced_results.get(frame.command, default)
         self.answer(frame, CommandResult(frame.command, result))
 
+    def _firmware_packet(
+        self, frame: Frame, packet: FirmwarePacket, receiver: FirmwareReceiver
+    ) -> None:
+        """Take one firmware packet (protocol/firmware.py); a whole image reboots into it."""
+        if self.drop_packets[packet.current] > 0:
+            self.drop_packets[packet.current] -= 1
+            return
+        self.firmware_receiver = receiver
+        forced = self.forced_results.get(frame.command)
+        if self.refuse_packets[packet.current] > 0:
+            self.refuse_packets[packet.current] -= 1
+            code = RESULT_RESEND
+        else:
+            code = receiver.accept(packet) if forced is None else forced
+        self.answer(frame, FirmwareReply(packet.command, code, receiver.received))
+        if code == RESULT_OK and receiver.image is not None:
+            self.firmware_images.append(receiver.image)
+            receiver.image = None
+            self._upgraded(receiver)
+
+    def _upgraded(self, receiver: FirmwareReceiver) -> None:
+        raise NotImplementedError
+
     def _reboot_later(self) -> None:
         """0x87 / 0x31: the reply goes out, then the module restarts after a moment."""
 
@@ -593,6 +630,10 @@ class SimulatedStation(_Endpoint):
     ``memory_clears``, ``doors_opened``. To make the station misbehave: ``ignore_commands``,
     ``drop_commands`` (the next N commands go unanswered), ``forced_results`` (command byte ->
     result code).
+    Firmware (E0, protocol/firmware.py): ``firmware_receiver`` checks the packets,
+    ``firmware_images`` holds every image received whole, after which the station reboots
+    and registers with the version of the check packet; ``drop_packets`` /
+    ``refuse_packets`` (packet number -> count) leave packets unanswered or answer them 1.
     """
 
     def __init__(
@@ -833,6 +874,12 @@ class SimulatedStation(_Endpoint):
             self.send_heartbeat()
         elif isinstance(command, ChargeControl):
             self._charge_control(frame, command, forced)
+        elif isinstance(command, FirmwarePacket):
+            method = station_method(self.device_type)
+            receiver = self.firmware_receiver or FirmwareReceiver(
+                self.device_type, check_packet=method.check_packet, packet_size=method.packet_size
+            )
+            self._firmware_packet(frame, command, receiver)
         elif forced is not None:
             self._result(frame)
         elif isinstance(command, ModifyCharge):
@@ -847,8 +894,6 @@ class SimulatedStation(_Endpoint):
             )
         elif isinstance(command, ReadEeprom):
             self.answer(frame, EepromReadReply(0, bytes(command.length)))
-        elif isinstance(command, FirmwarePacket):
-            self.answer(frame, FirmwareReply(command.command, 0, command.current))
         elif isinstance(command, Reboot):
             self._result(frame)
             self._reboot_later()
@@ -911,6 +956,12 @@ class SimulatedStation(_Endpoint):
         self.answer(frame, CommandResult(frame.command, result, command.order_no))
         if result == 0 and state is not None and state.order is not None:
             self._finish(state, StopReason.SERVER.value)
+
+    def _upgraded(self, receiver: FirmwareReceiver) -> None:
+        """The check packet named the new version: reboot and register with it."""
+        if receiver.version is not None:
+            self.firmware = receiver.version
+        self._reboot_later()
 
     def _charge_control(self, frame: Frame, command: ChargeControl, forced: int | None) -> None:
         port, result, waiting = self._charge_result(command, forced)
@@ -1171,6 +1222,9 @@ class SimulatedHost(_Endpoint):
         self.module_type = module_type
         self.host_heartbeat_interval = host_heartbeat_interval
         self.reboot_delay = reboot_delay
+        # The FA upgrade has no check packet, so nothing in it names the new version: the
+        # host reports this one after an upgrade (None: the old one plus 1).
+        self.next_firmware: int | None = None
         self.reboots = 0
         # 0x34 / 0x32 / 0x33, for the tests to read.
         self.server_address: ChangeServerAddress | None = None
@@ -1225,6 +1279,11 @@ class SimulatedHost(_Endpoint):
             frequency=0,
         )
 
+    def _upgraded(self, receiver: FirmwareReceiver) -> None:
+        self.firmware = self.firmware + 1 if self.next_firmware is None else self.next_firmware
+        self.firmware_receiver = None
+        self._reboot_later()
+
     async def _run_session(self) -> None:
         self.send(self.host_heartbeat_message())
         await self.exchange(HostTimeRequest())
@@ -1236,6 +1295,19 @@ class SimulatedHost(_Endpoint):
 
     def _command(self, frame: Frame, command: DownstreamCommand) -> None:
         if isinstance(command, QueryStatus):
+            return
+        if isinstance(command, HostUpgradeStart):
+            # Host document 4.4: the reply (result, 0000) also asks for packet 1.
+            self.firmware_receiver = FirmwareReceiver(
+                self.host_type, check_packet=False, packet_size=PACKET_SIZE
+            )
+            self.answer(frame, FirmwareReply(command.command, 0, 0))
+            return
+        if isinstance(command, FirmwarePacket):
+            if self.firmware_receiver is None:
+                self.answer(frame, FirmwareReply(command.command, RESULT_RESEND, 0))
+            else:
+                self._firmware_packet(frame, command, self.firmware_receiver)
             return
         self._result(frame)
         if frame.command in self.forced_results:

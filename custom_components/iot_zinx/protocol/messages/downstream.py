@@ -533,9 +533,11 @@ class FirmwarePacket(Message):
 
     E0 sub-station, E1 power board, E2 host, F8 old stations, F9/FA: packets of 200 bytes (256
     for F8/F9), ``current`` counting from 1. The self-downloading upgrade E4 carries no packet
-    and is ``UpgradeTrigger``. Note: a 256-byte packet makes a 260-byte payload, beyond the
-    247 bytes a frame holds (section 2 caps a frame at 256 bytes after the length field); the
-    vendor's two rules contradict each other, so such a packet cannot be framed as is.
+    and is ``UpgradeTrigger``; an FA with an empty payload is ``HostUpgradeStart``. Note: a
+    256-byte packet makes a 260-byte payload, beyond the 247 bytes a frame holds (section 2
+    caps a frame at 256 bytes after the length field); the vendor's two rules contradict each
+    other, so such a packet cannot be framed as is: ``protocol.firmware`` refuses the F8/F9
+    upgrades rather than send frames no station is documented to accept (docs/firmware.md).
     """
 
     COMMANDS: ClassVar[frozenset[int]] = frozenset({0xE0, 0xE1, 0xE2, 0xF8, 0xF9, 0xFA})
@@ -550,6 +552,17 @@ class FirmwarePacket(Message):
     def decode(cls, payload: bytes, *, command: int) -> Self:
         """Decode a firmware packet of ``command``."""
         return _FIRMWARE_PACKET.decode(cls, payload, command)
+
+
+@dataclass(frozen=True, slots=True)
+class HostUpgradeStart(_EmptyMessage):
+    """0xFA with an empty payload: put a host gateway into its upgrade state.
+
+    The host document (4.4): the host answers ``result u8`` and ``0000`` (a
+    ``FirmwareReply`` with ``current`` 0), which also counts as its request for packet 1.
+    """
+
+    COMMAND: ClassVar[int] = 0xFA
 
 
 @dataclass(frozen=True, slots=True)
@@ -589,6 +602,7 @@ DownstreamCommand = (
     | ClearSubUpgrade
     | ChangeServerAddress
     | FirmwarePacket
+    | HostUpgradeStart
     | UpgradeTrigger
     | UnknownMessage
 )
@@ -635,6 +649,17 @@ _DOWNSTREAM.update(
         for command in FirmwarePacket.COMMANDS
     }
 )
+
+_decode_fa_packet = _DOWNSTREAM[HostUpgradeStart.COMMAND]
+_decode_fa_start = _decoder(HostUpgradeStart)
+
+
+def _decode_fa(payload: bytes) -> DownstreamCommand:
+    """0xFA is both the host's upgrade start (empty) and its packets (host document 4.4)."""
+    return _decode_fa_start(payload) if not payload else _decode_fa_packet(payload)
+
+
+_DOWNSTREAM[HostUpgradeStart.COMMAND] = _decode_fa
 
 DOWNSTREAM_COMMANDS: frozenset[int] = frozenset(_DOWNSTREAM)
 """Command bytes the server sends (section 4); the station's replies reuse them."""
