@@ -20,8 +20,17 @@ from custom_components.iot_zinx.const import (
     DOMAIN,
     PORT_ENTITIES_CONNECTIVITY,
 )
+from custom_components.iot_zinx.models import StationState
 from custom_components.iot_zinx.protocol.codes import PortStatus
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
+from custom_components.iot_zinx.station_list import (
+    ListedStation,
+    ListQuery,
+    async_directory,
+    async_station_list,
+    sort_key,
+    station_flags,
+)
 
 from .conftest import POWER_REPORT, STATION_ID, device_by_identifier, wait_for_station
 
@@ -65,6 +74,12 @@ async def next_page(client: Any, message_id: int) -> dict[str, Any]:
     assert (message["id"], message["type"]) == (message_id, "event"), message
     page: dict[str, Any] = message["event"]
     return page
+
+
+def init_station(hass: HomeAssistant, station_id: str) -> StationState:
+    (entry,) = hass.config_entries.async_entries(DOMAIN)
+    station: StationState = entry.runtime_data.stations[station_id]
+    return station
 
 
 async def unsubscribe(client: Any, message_id: int) -> None:
@@ -130,16 +145,24 @@ async def test_heartbeat_that_changes_nothing_shown_sends_nothing(
     hass_ws_client: WebSocketGenerator,
     two_stations: tuple[SimulatedStation, SimulatedStation],
 ) -> None:
-    """A heartbeat with the same port statuses is not a new page; the next real change is."""
+    """Heartbeats with the same port statuses, on the page or off it, send no page.
+
+    A fault off the page does: it changes the counts.
+    """
     first, second = two_stations
     client = await hass_ws_client(hass)
-    message_id, _page = await subscribe(client)
-    first.send_heartbeat()
-    await wait_for_station(hass, STATION_ID, lambda state: True)
+    message_id, page = await subscribe(client, page_size=1)
+    assert [row["station_id"] for row in page["stations"]] == [STATION_ID]
+    for station, station_id in ((first, STATION_ID), (second, SECOND_ID)):
+        before = init_station(hass, station_id).last_heartbeat
+        station.send_heartbeat()
+        await wait_for_station(
+            hass, station_id, lambda state, before=before: state.last_heartbeat != before
+        )
     second.set_port_status(1, PortStatus.RELAY_WELDED)  # port 2 (the simulator counts from 0)
     page = await next_page(client, message_id)
     assert page["counts"]["fault"] == 1
-    assert page["stations"][1]["ports"][1] == cell(2, "relay_welded", "fault", None)
+    assert [row["station_id"] for row in page["stations"]] == [STATION_ID]
 
 
 async def test_filters_and_pages(
@@ -233,6 +256,42 @@ async def test_unsubscribed_pages_stop(
     await wait_for_station(hass, SECOND_ID, lambda state: state.ports[1].is_fault)
     _id, page = await subscribe(client, status="fault")
     assert [row["station_id"] for row in page["stations"]] == [SECOND_ID]
+
+
+def test_sort_order() -> None:
+    """Words of digits by number, other words (hex ids) as text, case ignored."""
+    names = ["shed 10", "AP3000 04A22A01", "Shed 9", "AP3000 04A22A0A", "Shed 9 b", "AP3000 9"]
+    assert sorted(names, key=sort_key) == [
+        "AP3000 9",
+        "AP3000 04A22A01",
+        "AP3000 04A22A0A",
+        "Shed 9",
+        "Shed 9 b",
+        "shed 10",
+    ]
+
+
+def test_flags_of_ports_not_reported_yet() -> None:
+    """A port whose status is unknown neither charges nor is in fault."""
+    station = StationState(STATION_ID, 0x04A228CD, online=True)
+    station.port(1)
+    station.port(2).status = PortStatus.FLOAT_CHARGING
+    assert station_flags(station) == (True, True, False)
+    station.port(2).status = PortStatus.CANNOT_METER
+    assert station_flags(station) == (True, False, True)
+
+
+async def test_a_station_gone_since_the_directory_is_left_out(
+    hass: HomeAssistant, two_stations: tuple[SimulatedStation, SimulatedStation]
+) -> None:
+    """A listed station its server no longer knows (removed meanwhile) is not shown."""
+    directory = [
+        *async_directory(hass),
+        ListedStation("01JIOTZINXTESTENTRY0000000", "04A228FF", "AP3000 04A228FF", None, "x"),
+    ]
+    page = async_station_list(hass, ListQuery(), directory)
+    assert [row["station_id"] for row in page.message["stations"]] == [STATION_ID, SECOND_ID]
+    assert page.message["matched"] == 2
 
 
 @pytest.mark.parametrize(

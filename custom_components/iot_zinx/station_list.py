@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 import math
-import re
 from typing import Any, Final
 
 from homeassistant.components import websocket_api
@@ -30,6 +29,7 @@ import probatio
 from .const import DOMAIN
 from .entries import station_entries
 from .models import PortState, StationState
+from .protocol import codes
 from .sensor import PORT_STATUS_STATES, PORT_STATUS_UNKNOWN
 from .signals import SIGNAL_STATION_CHANGED
 
@@ -99,22 +99,80 @@ def station_row(station: StationState) -> dict[str, Any]:
     }
 
 
+# The codes of docs/protocol.md 7.1 as plain ints: the flags of every station are computed for
+# each page sent, and comparing with the enum's members costs five times as much.
+_CHARGING_CODES: Final = frozenset(
+    {int(codes.PortStatus.CHARGING), int(codes.PortStatus.FLOAT_CHARGING)}
+)
+_CANNOT_METER: Final = int(codes.PortStatus.CANNOT_METER)
+_FAULTS_FROM: Final = int(codes.PortStatus.MEMORY_DAMAGED)
+
+
 def station_flags(station: StationState) -> StationFlags:
-    """Online, any port charging, any port in fault."""
-    ports = station.ports.values()
-    return (
-        station.online,
-        any(port.is_charging for port in ports),
-        any(port.is_fault for port in ports),
-    )
+    """Online, any port charging, any port in fault (codes.is_charging_status, is_fault_status)."""
+    charging = fault = False
+    for port in station.ports.values():
+        status = port.status
+        if status is None:
+            continue
+        if status in _CHARGING_CODES:
+            charging = True
+        elif status == _CANNOT_METER or status >= _FAULTS_FROM:
+            fault = True
+    return station.online, charging, fault
 
 
-def _natural_key(name: str) -> list[str | int]:
-    """ "AP3000 9" before "AP3000 10", as the strategy sorts its sections."""
-    return [int(part) if part.isdigit() else part.casefold() for part in _DIGITS.split(name)]
+@dataclass(frozen=True, slots=True)
+class ListedStation:
+    """A station's place in the list: its name (the device's) and how it sorts."""
+
+    entry_id: str
+    station_id: str
+    name: str
+    device_id: str | None
+    search: str  # name and id, case-folded: what the text filter looks in
 
 
-_DIGITS: Final = re.compile(r"(\d+)")
+def sort_key(name: str) -> list[tuple[int, int, str]]:
+    """By words, a word of digits by its number: "Shed 9" before "Shed 10".
+
+    Not by every run of digits, as the strategy's small view sorts: a station id is hex, and
+    "04A22A0A" would come before "04A22A01".
+    """
+    return [
+        (0, int(word), "") if word.isdigit() else (1, 0, word) for word in name.casefold().split()
+    ]
+
+
+@callback
+def async_directory(hass: HomeAssistant) -> list[ListedStation]:
+    """Every station of the loaded servers, sorted by name (then by server and id).
+
+    Kept by a subscription until a device changes (names) or the number of stations does:
+    sorting 10,000 names for every page sent would cost more than the rest of the page.
+    """
+    devices = dr.async_get(hass)
+    listed = []
+    for entry in station_entries(hass, loaded=True):
+        for station_id in entry.runtime_data.stations:
+            device = devices.async_get_device_by_identifier((DOMAIN, station_id), entry.entry_id)
+            name = (
+                (device.name_by_user or device.name) if device is not None else None
+            ) or f"AP3000 {station_id}"
+            listed.append(
+                ListedStation(
+                    entry.entry_id,
+                    station_id,
+                    name,
+                    None if device is None else device.id,
+                    f"{name}\n{station_id}".casefold(),
+                )
+            )
+    listed.sort(key=lambda item: (sort_key(item.name), item.entry_id, item.station_id))
+    return listed
+
+
+_NO_STATIONS: Final[dict[str, StationState]] = {}
 
 
 def _status_matches(status: str, flags: StationFlags) -> bool:
@@ -128,49 +186,41 @@ def _status_matches(status: str, flags: StationFlags) -> bool:
 
 
 @callback
-def async_station_list(hass: HomeAssistant, query: ListQuery) -> ListPage:
-    """One page of the stations of every loaded server, sorted by name, filtered.
+def async_station_list(
+    hass: HomeAssistant, query: ListQuery, directory: list[ListedStation]
+) -> ListPage:
+    """One page of ``directory`` (async_directory), filtered, with the stations' state now.
 
     ``counts`` are over the stations the text matches (whatever the status filter), so the
     status filter's buttons say how many each would show.
     """
-    devices = dr.async_get(hass)
+    fleets = {
+        entry.entry_id: entry.runtime_data.stations for entry in station_entries(hass, loaded=True)
+    }
     counts = {"stations": 0, "online": 0, "offline": 0, "charging": 0, "fault": 0}
     flags: dict[StationKey, StationFlags] = {}
-    matching: list[
-        tuple[list[str | int], str, StationKey, StationState, dr.DeviceEntry | None]
-    ] = []
-    for entry in station_entries(hass, loaded=True):
-        for station in entry.runtime_data.stations.values():
-            key = (entry.entry_id, station.station_id)
-            flags[key] = station_flag = station_flags(station)
-            device = devices.async_get_device_by_identifier(
-                (DOMAIN, station.station_id), entry.entry_id
-            )
-            name = (
-                (device.name_by_user or device.name) if device is not None else None
-            ) or f"AP3000 {station.station_id}"
-            if query.text and not (
-                query.text in name.casefold() or query.text in station.station_id.casefold()
-            ):
-                continue
-            online, charging, fault = station_flag
-            counts["stations"] += 1
-            counts["online" if online else "offline"] += 1
-            counts["charging"] += charging
-            counts["fault"] += fault
-            if _status_matches(query.status, station_flag):
-                matching.append((_natural_key(name), name, key, station, device))
-    matching.sort(key=lambda item: (item[0], item[2]))
+    matching: list[tuple[ListedStation, StationState]] = []
+    for listed in directory:
+        station = fleets.get(listed.entry_id, _NO_STATIONS).get(listed.station_id)
+        if station is None:  # removed since the directory was made
+            continue
+        flags[listed.entry_id, listed.station_id] = station_flag = station_flags(station)
+        if query.text and query.text not in listed.search:
+            continue
+        online, charging, fault = station_flag
+        counts["stations"] += 1
+        counts["online" if online else "offline"] += 1
+        counts["charging"] += charging
+        counts["fault"] += fault
+        if _status_matches(query.status, station_flag):
+            matching.append((listed, station))
     pages = max(1, math.ceil(len(matching) / query.page_size))
-    page = min(max(query.page, 0), pages - 1)
+    page = min(query.page, pages - 1)
     shown: dict[StationKey, dict[str, Any]] = {}
     rows = []
-    for _sort, name, key, station, device in matching[
-        page * query.page_size : (page + 1) * query.page_size
-    ]:
-        shown[key] = row = station_row(station)
-        rows.append({"device_id": None if device is None else device.id, "name": name, **row})
+    for listed, station in matching[page * query.page_size : (page + 1) * query.page_size]:
+        shown[listed.entry_id, listed.station_id] = row = station_row(station)
+        rows.append({"device_id": listed.device_id, "name": listed.name, **row})
     message = {
         "page": page,
         "pages": pages,
@@ -193,6 +243,7 @@ class StationListSubscription:
         self._send = send
         self._query = query
         self._page: ListPage | None = None
+        self._directory: list[ListedStation] | None = None
         self._sent: dict[str, Any] | None = None
         self._dirty = False
         self._cancel_timer: CALLBACK_TYPE | None = None
@@ -233,6 +284,7 @@ class StationListSubscription:
     @callback
     def _device_changed(self, _event: Event[dr.EventDeviceRegistryUpdatedData]) -> None:
         # A new, renamed or removed device: names sort the list, and a removed station goes.
+        self._directory = None
         self._changed()
 
     @callback
@@ -245,7 +297,12 @@ class StationListSubscription:
     @callback
     def _refresh(self) -> None:
         self._dirty = False
-        self._page = async_station_list(self._hass, self._query)
+        fleet = sum(
+            len(entry.runtime_data.stations) for entry in station_entries(self._hass, loaded=True)
+        )
+        if self._directory is None or len(self._directory) != fleet:
+            self._directory = async_directory(self._hass)
+        self._page = async_station_list(self._hass, self._query, self._directory)
         if self._page.message != self._sent:
             self._sent = self._page.message
             self._send(self._page.message)
