@@ -216,6 +216,8 @@ def page(browser: BrowserContext, artifacts: Path) -> Iterator[Page]:
     with (artifacts / "browser.log").open("a") as log:
 
         def line(text: str) -> None:
+            if log.closed:  # the context closing, after this fixture's end
+                return
             log.write(f"{time.monotonic() - start:8.3f}  {text}\n")
             log.flush()
 

@@ -177,6 +177,52 @@ def test_energy_view(page: Page, artifacts: Path) -> None:
     page.screenshot(path=artifacts / "energy.png")
 
 
+# What the station list's cells show for a port status sensor's state (station_list.py).
+CELL_KINDS = {"charging": "charging", "float_charging": "charging", "plugged": "plugged"}
+CELL_KINDS |= {"full": "plugged", "idle": "idle"}
+
+# A second dashboard whose strategy shows the compact station list however few stations.
+CREATE_LIST_DASHBOARD = """async () => {
+  const hass = document.querySelector("home-assistant").hass;
+  const boards = await hass.callWS({ type: "lovelace/dashboards/list" });
+  if (!boards.some((board) => board.url_path === "iot-zinx-list")) {
+    await hass.callWS({
+      type: "lovelace/dashboards/create", url_path: "iot-zinx-list", title: "Station list",
+      mode: "storage", show_in_sidebar: false, require_admin: false,
+    });
+  }
+  await hass.callWS({
+    type: "lovelace/config/save", url_path: "iot-zinx-list",
+    config: { strategy: { type: "custom:iot-zinx-ports", compact_above: 0 } },
+  });
+}"""
+
+
+def test_compact_station_list(page: Page, demo: dict[str, Any]) -> None:
+    """With compact_above 0 the strategy shows the station list: a row per station, a cell per
+    port, coloured and titled by the port's status (the integration's own wording)."""
+    labels = status_labels()
+    page.evaluate(CREATE_LIST_DASHBOARD)
+    page.goto(f"{demo['url']}/iot-zinx-list/ports")
+    rows = page.locator("iot-zinx-station-list .row")
+    expect(rows).to_have_count(len(demo["stations"]))
+    expect(page.locator("iot-zinx-station-list .range")).to_have_text(
+        f"1–{len(demo['stations'])} of {len(demo['stations'])}"
+    )
+    ids = rows.evaluate_all("rows => rows.map(row => row.dataset.stationId)")
+    assert sorted(ids) == sorted(demo["stations"])
+    for port in demo["ports"]:
+        status = rest_state(demo, port["entities"]["sensor.status"])
+        cell = page.locator(
+            f'iot-zinx-station-list .row[data-station-id="{port["station_id"]}"] '
+            f'.cell[data-port="{port["port"]}"]'
+        )
+        expect(cell).to_have_attribute("data-kind", CELL_KINDS.get(status, "fault"))
+        expect(cell).to_have_attribute(
+            "title", re.compile(rf"^Port {port['port']}: {re.escape(labels[status])}")
+        )
+
+
 def test_integrations_page_shows_our_icon(
     page: Page, demo: dict[str, Any], artifacts: Path
 ) -> None:
