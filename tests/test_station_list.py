@@ -27,9 +27,10 @@ from custom_components.iot_zinx.station_list import (
     ListedStation,
     ListQuery,
     async_directory,
-    async_station_list,
+    async_fleets,
     sort_key,
     station_flags,
+    station_page,
 )
 
 from .conftest import POWER_REPORT, STATION_ID, device_by_identifier, wait_for_station
@@ -289,7 +290,7 @@ async def test_a_station_gone_since_the_directory_is_left_out(
         *async_directory(hass),
         ListedStation("01JIOTZINXTESTENTRY0000000", "04A228FF", "AP3000 04A228FF", None, "x"),
     ]
-    page = async_station_list(hass, ListQuery(), directory)
+    page = station_page(async_fleets(hass), ListQuery(), directory)
     assert [row["station_id"] for row in page.message["stations"]] == [STATION_ID, SECOND_ID]
     assert page.message["matched"] == 2
 

@@ -14,7 +14,7 @@ every *Entities per port* level, *Connectivity only* included.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 import math
 from typing import Any, Final
@@ -172,7 +172,7 @@ def async_directory(hass: HomeAssistant) -> list[ListedStation]:
     return listed
 
 
-_NO_STATIONS: Final[dict[str, StationState]] = {}
+_NO_STATIONS: Final[Mapping[str, StationState]] = {}
 
 
 def _status_matches(status: str, flags: StationFlags) -> bool:
@@ -185,18 +185,23 @@ def _status_matches(status: str, flags: StationFlags) -> bool:
     )
 
 
+type Fleets = Mapping[str, Mapping[str, StationState]]  # entry_id -> station_id -> state
+
+
 @callback
-def async_station_list(
-    hass: HomeAssistant, query: ListQuery, directory: list[ListedStation]
-) -> ListPage:
+def async_fleets(hass: HomeAssistant) -> Fleets:
+    """The stations of every loaded server, by entry id."""
+    return {
+        entry.entry_id: entry.runtime_data.stations for entry in station_entries(hass, loaded=True)
+    }
+
+
+def station_page(fleets: Fleets, query: ListQuery, directory: list[ListedStation]) -> ListPage:
     """One page of ``directory`` (async_directory), filtered, with the stations' state now.
 
     ``counts`` are over the stations the text matches (whatever the status filter), so the
     status filter's buttons say how many each would show.
     """
-    fleets = {
-        entry.entry_id: entry.runtime_data.stations for entry in station_entries(hass, loaded=True)
-    }
     counts = {"stations": 0, "online": 0, "offline": 0, "charging": 0, "fault": 0}
     flags: dict[StationKey, StationFlags] = {}
     matching: list[tuple[ListedStation, StationState]] = []
@@ -297,12 +302,10 @@ class StationListSubscription:
     @callback
     def _refresh(self) -> None:
         self._dirty = False
-        fleet = sum(
-            len(entry.runtime_data.stations) for entry in station_entries(self._hass, loaded=True)
-        )
-        if self._directory is None or len(self._directory) != fleet:
+        fleets = async_fleets(self._hass)
+        if self._directory is None or len(self._directory) != sum(map(len, fleets.values())):
             self._directory = async_directory(self._hass)
-        self._page = async_station_list(self._hass, self._query, self._directory)
+        self._page = station_page(fleets, self._query, self._directory)
         if self._page.message != self._sent:
             self._sent = self._page.message
             self._send(self._page.message)
