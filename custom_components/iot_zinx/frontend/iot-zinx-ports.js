@@ -61,6 +61,7 @@ const TEXT = {
     next_page: "Next page",
     no_match: "No station matches the filter.",
     unknown: "Unknown",
+    port_detail: (n, parts) => `Port ${n}: ${parts.join(", ")}`,
     list_error: "The station list is not available",
     no_station:
       "No station has connected yet. Point a station (or a host gateway) at this Home " +
@@ -91,6 +92,7 @@ const TEXT = {
     next_page: "下一页",
     no_match: "没有符合筛选条件的充电桩。",
     unknown: "未知",
+    port_detail: (n, parts) => `端口 ${n}：${parts.join("，")}`,
     list_error: "无法获取充电桩列表",
     no_station:
       "还没有充电站连接。把充电站（或主机）的服务器地址设为本 Home Assistant 的地址和 " +
@@ -588,7 +590,7 @@ class IotZinxStationList extends HTMLElement {
       });
       parts.push(`${power} W`);
     }
-    return `${this._t.port(port.number)}: ${parts.join(", ")}`;
+    return this._t.port_detail(port.number, parts);
   }
 
   _show(page) {
