@@ -140,6 +140,15 @@ def test_port_cell_turns_to_charging(
         re.compile(r"^Port 3: Charging")
     )
 
+    # The picture: that station among its neighbours, its tapped cell's detail beside it.
+    page.locator(f"{LIST} input").fill("04a22ca")
+    expect(rows(page)).to_have_count(16)
+    page.screenshot(path=artifacts / "station_list.png")
+    if update_screenshots:
+        shutil.copy(
+            artifacts / "station_list.png", REPO / "docs" / "screenshots" / "station_list.png"
+        )
+
     # The status filter: only that station charges.
     page.locator(f"{LIST} input").fill("")
     expect(filter_button(page, "charging")).to_have_text("Charging 1")
@@ -150,12 +159,6 @@ def test_port_cell_turns_to_charging(
     expect(page.get_by_text("No station matches the filter.")).to_be_visible()
     filter_button(page, "all").click()
     expect(range_text(page)).to_have_text("1–50 of 1000")
-
-    page.screenshot(path=artifacts / "station_list.png")
-    if update_screenshots:
-        shutil.copy(
-            artifacts / "station_list.png", REPO / "docs" / "screenshots" / "station_list.png"
-        )
 
 
 def test_no_script_errors_on_the_large_site(page: Page) -> None:
