@@ -211,6 +211,8 @@ async def test_a_renamed_station_is_found_by_its_new_name(
     message_id, page = await subscribe(client)
     device = device_by_identifier(hass, (DOMAIN, SECOND_ID))
     assert device is not None
+    # Not a name: the names stay sorted as they were (no page: nothing shown changed).
+    dr.async_get(hass).async_update_device(device.id, sw_version="V9.99")
     dr.async_get(hass).async_update_device(device.id, name_by_user="Bike shed 1")
     page = await next_page(client, message_id)
     assert [row["name"] for row in page["stations"]] == ["AP3000 04A228CD", "Bike shed 1"]

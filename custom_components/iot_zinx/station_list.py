@@ -173,6 +173,7 @@ def async_directory(hass: HomeAssistant) -> list[ListedStation]:
 
 
 _NO_STATIONS: Final[Mapping[str, StationState]] = {}
+_NAMES: Final = frozenset({"name", "name_by_user"})
 
 
 def _status_matches(status: str, flags: StationFlags) -> bool:
@@ -287,8 +288,11 @@ class StationListSubscription:
         self._changed()
 
     @callback
-    def _device_changed(self, _event: Event[dr.EventDeviceRegistryUpdatedData]) -> None:
+    def _device_changed(self, event: Event[dr.EventDeviceRegistryUpdatedData]) -> None:
         # A new, renamed or removed device: names sort the list, and a removed station goes.
+        # (Any integration's device: another's rename costs one sorting, which is rare.)
+        if event.data["action"] == "update" and not _NAMES & event.data["changes"].keys():
+            return
         self._directory = None
         self._changed()
 
