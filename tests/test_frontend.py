@@ -15,7 +15,11 @@ from custom_components.iot_zinx.entity_levels import (
     port_unique_id,
     station_unique_id,
 )
-from custom_components.iot_zinx.frontend import STRATEGY_URL, async_register_frontend
+from custom_components.iot_zinx.frontend import (
+    STATION_LIST_URL,
+    STRATEGY_URL,
+    async_register_frontend,
+)
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation
 
 from .conftest import STATION_ID, device_by_identifier
@@ -24,16 +28,23 @@ from .conftest import STATION_ID, device_by_identifier
 async def test_strategy_is_served_and_loaded(
     hass: HomeAssistant, hass_client: ClientSessionGenerator
 ) -> None:
-    """Every frontend page imports the script, whose URL changes with its content."""
+    """Every frontend page imports the strategy and the station list card, by URLs that change
+    with their content."""
     assert await async_setup_component(hass, "frontend", {})
     await async_register_frontend(hass)
 
-    (url,) = [u for u in hass.data[DATA_EXTRA_MODULE_URL].urls if u.startswith(STRATEGY_URL)]
-    assert url.startswith(f"{STRATEGY_URL}?v=")
     client = await hass_client()
-    response = await client.get(url)
-    assert response.status == 200
-    assert 'customElements.define("ll-strategy-dashboard-iot-zinx-ports"' in await response.text()
+    for base, element in (
+        (STRATEGY_URL, "ll-strategy-dashboard-iot-zinx-ports"),
+        (STATION_LIST_URL, "iot-zinx-station-list"),
+    ):
+        (url,) = [u for u in hass.data[DATA_EXTRA_MODULE_URL].urls if u.startswith(base)]
+        assert url.startswith(f"{base}?v=")
+        response = await client.get(url)
+        assert response.status == 200
+        assert f'customElements.define("{element}"' in await response.text()
+    # Only the two files: the folder is served, not listed.
+    assert (await client.get("/iot_zinx/frontend/")).status in (403, 404)
 
 
 async def test_nothing_without_the_frontend(hass: HomeAssistant) -> None:

@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="start charging on the first K ports of every station (default 1)",
     )
+    parser.add_argument(
+        "--port-entities",
+        choices=("all", "essential", "none", "connectivity"),
+        default="all",
+        help="the entry's Entities per port option (docs/large-sites.md); default all",
+    )
     parser.add_argument("--no-simulator", action="store_true", help="start no station")
     parser.add_argument(
         "--keep",
@@ -529,6 +535,22 @@ async def add_integration(hass: Hass, station_port: int) -> str:
     return str(result["result"]["entry_id"])
 
 
+async def set_port_entities(hass: Hass, entry_id: str, level: str, deadline: float) -> None:
+    """The Entities per port option through the options flow; the entry reloads."""
+    flow = await hass.request(
+        "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
+    )
+    result = await hass.request(
+        "POST",
+        f"/api/config/config_entries/options/flow/{flow['flow_id']}",
+        {"port_entities": level},
+    )
+    if result.get("type") != "create_entry":
+        raise DemoError(f"the options flow did not take port_entities {level}: {result}")
+    await asyncio.sleep(0.5)  # the reload is scheduled, not done, when the flow ends
+    await wait_entry_loaded(hass, entry_id, deadline)
+
+
 async def wait_entry_loaded(hass: Hass, entry_id: str, deadline: float) -> None:
     while time.monotonic() < deadline:
         for entry in await hass.request("GET", "/api/config/config_entries/entry"):
@@ -607,13 +629,34 @@ async def read_ports(hass: Hass) -> tuple[dict[str, str], list[Port]]:
 
 
 async def wait_for_stations(
-    hass: Hass, count: int, port_count: int, deadline: float
+    hass: Hass, count: int, port_count: int, deadline: float, *, port_entities: bool = True
 ) -> tuple[dict[str, str], list[Port]]:
-    """Until every simulated port has a charging switch with a known state."""
+    """Until every simulated port has a charging switch with a known state.
+
+    Without port entities (levels none and connectivity): until every station is connected;
+    its ports are then listed without entities.
+    """
     stations: dict[str, str] = {}
     ports: list[Port] = []
     while time.monotonic() < deadline:
         stations, ports = await read_ports(hass)
+        stations = {key: value for key, value in stations.items() if not key.startswith("site_")}
+        if not port_entities:
+            connected = sum(
+                state["entity_id"].startswith("binary_sensor.")
+                and state["entity_id"].endswith("_connectivity")
+                and state["state"] == "on"
+                for state in await hass.request("GET", "/api/states")
+            )
+            if len(stations) >= count and connected >= count:
+                ports = [
+                    Port(station_id, number, {})
+                    for station_id in sorted(stations)
+                    for number in range(1, port_count + 1)
+                ]
+                return stations, ports
+            await asyncio.sleep(1)
+            continue
         switches = [port.entities.get("switch.charging") for port in ports]
         if len(stations) >= count and len(ports) >= count * port_count and all(switches):
             states = {
@@ -647,7 +690,7 @@ async def start_charging(
             warnings.append(f"cannot start charging on {port.station_id} port {port.number}: {err}")
         else:
             chosen.append(port)
-    switches = [port.entities["switch.charging"] for port in chosen]
+    switches = [port.entities["switch.charging"] for port in chosen if port.entities]
     while time.monotonic() < deadline:
         states = await hass.request("GET", "/api/states")
         on = {state["entity_id"] for state in states if state["state"] == "on"}
@@ -655,7 +698,7 @@ async def start_charging(
             return chosen
         await asyncio.sleep(0.5)
     warnings.append("charging did not start on every chosen port in time")
-    return [port for port in chosen if port.entities["switch.charging"] in on]
+    return [port for port in chosen if port.entities.get("switch.charging") in on]
 
 
 async def set_energy_devices(hass: Hass, ports: list[Port]) -> None:
@@ -756,6 +799,9 @@ class Demo:
                 )
                 entry_id = await add_integration(hass, args.station_port)
                 await wait_entry_loaded(hass, entry_id, deadline)
+                if args.port_entities != "all":
+                    await set_port_entities(hass, entry_id, args.port_entities, deadline)
+                    print(f"  entities per port: {args.port_entities}")
                 print(f"  IoT-Zinx listens for stations on 127.0.0.1:{args.station_port}")
                 await install_dashboard(hass, args.language)
                 print(f"  dashboard installed: {self.state['dashboard_url']}")
@@ -773,7 +819,11 @@ class Demo:
                     self.state["simulator_pid"] = self.simulator_process.pid
                     write_state(config, self.state, None)
                     stations, ports = await wait_for_stations(
-                        hass, args.stations, args.ports, deadline
+                        hass,
+                        args.stations,
+                        args.ports,
+                        deadline,
+                        port_entities=args.port_entities in ("all", "essential"),
                     )
                     print(f"  {len(stations)} stations with {len(ports)} ports are online")
                     if args.charge_ports > 0:

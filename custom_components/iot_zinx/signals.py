@@ -18,6 +18,10 @@ from .models import StationState
 
 # Sent when a forwarding endpoint is used for the first time; payload: its key.
 SIGNAL_ENDPOINT_ADDED: Final = f"{DOMAIN}_forwarding_endpoint_added"
+# Sent after every change of any station of any server, besides the station's and ports'
+# own signals; payload: the entry id and the StationState. For the dashboard's station list
+# (station_list.py), which follows a page of a whole fleet with one listener.
+SIGNAL_STATION_CHANGED: Final = f"{DOMAIN}_station_changed"
 
 
 def signal_new_station(entry_id: str) -> str:
@@ -79,3 +83,4 @@ def async_send_station_changed(
         async_dispatcher_send(hass, signal_port_update(entry_id, station_id, number))
     if numbers:
         async_dispatcher_send(hass, signal_station_ports(entry_id, station_id))
+    async_dispatcher_send(hass, SIGNAL_STATION_CHANGED, entry_id, station)

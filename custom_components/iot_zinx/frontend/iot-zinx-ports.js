@@ -13,14 +13,26 @@
  * view charts the energy of the last days. Only built-in cards are used, so "Take control" in
  * the dashboard's menu turns the result into an ordinary dashboard to edit by hand.
  *
+ * Above compact_above stations (50 by default) a section per station would be too much for a
+ * browser and for a reader: the ports view is then one compact station list instead (the card
+ * "custom:iot-zinx-station-list" below), one row per station with its ports as small cells
+ * coloured by status, paged and filtered; the site's totals stay above it ("port_entities:
+ * connectivity"), and the energy view charts only the site totals. The list is fed by the
+ * integration (websocket command iot_zinx/station_list/subscribe, station_list.py), which
+ * pushes the page shown again when it changes: the browser never follows the states of
+ * thousands of entities, and nothing polls. The card is iot-zinx-station-list.js, which the
+ * integration loads beside this file.
+ *
  * Served by the integration itself (frontend.py); no HACS frontend resource is needed.
  *
  * Options (all optional): title, energy_days (days of the energy chart, default 7),
- * show_energy_view (default true).
+ * show_energy_view (default true), compact_above (stations, default 50; 0 always shows the
+ * list), page_size (rows per page of the list, default 50, at most 200).
  */
 
 const DOMAIN = "iot_zinx";
-const VERSION = "0.1.0";
+const VERSION = "0.2.0";
+const COMPACT_ABOVE = 50;
 
 const TEXT = {
   en: {
@@ -79,8 +91,7 @@ function compare(a, b) {
  * ids; nothing here depends on how they are made. The site device ("port_entities:
  * connectivity") has stationId "" and shows its totals like a station, under its name.
  */
-async function collectStations(hass) {
-  const { stations } = await hass.callWS({ type: `${DOMAIN}/port_map` });
+function collectStations(hass, stations) {
   return stations
     .map((station) => ({
       deviceId: station.device_id,
@@ -254,10 +265,51 @@ function energyView(stations, t, days) {
   };
 }
 
+/*
+ * A large site: the site's totals (if any) above the compact list of every station. With
+ * "limit" the port map carries only the site devices once there are more stations than that.
+ */
+function compactPortsView(sites, config, t) {
+  return {
+    title: t.ports,
+    path: "ports",
+    icon: "mdi:ev-station",
+    type: "sections",
+    max_columns: 4,
+    sections: [
+      ...sites.map((site) => stationSection(site, t)),
+      {
+        type: "grid",
+        column_span: 4,
+        cards: [
+          {
+            type: "custom:iot-zinx-station-list",
+            page_size: config.page_size,
+            grid_options: { columns: "full" },
+          },
+        ],
+      },
+    ],
+  };
+}
+
 class IotZinxPortsDashboardStrategy extends HTMLElement {
   static async generate(config, hass) {
     const t = texts(hass);
-    const stations = await collectStations(hass);
+    const compactAbove = Number.isFinite(Number(config.compact_above))
+      ? Number(config.compact_above)
+      : COMPACT_ABOVE;
+    const map = await hass.callWS({ type: `${DOMAIN}/port_map`, limit: Math.max(0, compactAbove) });
+    const stations = collectStations(hass, map.stations);
+    if (!map.complete) {
+      // Only the site devices came: their totals in the energy view, not 10,000 ports.
+      const views = [compactPortsView(stations, config, t)];
+      const totals = (s) => s.station["sensor.total_lifetime_energy"];
+      if (config.show_energy_view !== false && stations.some(totals)) {
+        views.push(energyView(stations, t, Number(config.energy_days) || 7));
+      }
+      return { title: config.title || t.title, views };
+    }
     const views = [portsView(stations, t)];
     const metered = (s) => s.ports.length || s.station["sensor.total_lifetime_energy"];
     if (config.show_energy_view !== false && stations.some(metered)) {
