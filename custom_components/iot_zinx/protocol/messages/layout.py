@@ -131,7 +131,10 @@ class _DeclaredMessage(Message):
 # * The few lines doing that are generated per class at import, like namedtuple's: attribute
 #   names must be in the source for the stores to be specialised. ``_fast_constructor`` makes
 #   a constructor for the hand-written decoders; ``_Layout.bind`` makes the whole decoder of a
-#   declared fixed layout (one ``unpack_from``, the scaling inline, one store per field).
+#   declared fixed layout: one ``unpack_from`` whose targets are the twin's attributes for the
+#   fields kept as they are (``_m.port, energy_kwh, ... = _unpack(_payload)``: no local per
+#   field) and locals for the ones converted; when the payload holds exactly every field, the
+#   rest is the ``b''`` constant rather than a slice. ``frame.py`` builds frames the same way.
 #
 # Why keep generated code (the ``exec`` in ``_compile_builder``): measured with
 # ``tools/bench_protocol.py --repeat 5`` when messages.py became this package (December 2026,
