@@ -125,11 +125,14 @@ _blank_heartbeat: Callable[[], Any] = _twin(Heartbeat)
 
 
 def _decode_heartbeat(payload: bytes) -> Heartbeat:
-    """``Heartbeat.decode``, built like the generated decoders (see layout.py, "Fast
-    construction"): the message is filled as its twin, then handed to its class."""
+    """``Heartbeat.decode``: the message is filled as its twin, then handed to its class.
+
+    Built like the generated decoders (layout.py, "Fast construction"), by hand because the
+    per-port array makes the layout irregular.
+    """
     size = len(payload)
-    if size < 3:
-        raise _short(Heartbeat, payload, 3)
+    if size < _HEARTBEAT_HEAD.size:
+        raise _short(Heartbeat, payload, _HEARTBEAT_HEAD.size)
     voltage, count = _HEARTBEAT_HEAD.unpack_from(payload)
     end = 5 + count
     if size < end:
