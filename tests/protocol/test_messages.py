@@ -818,7 +818,7 @@ def test_dispatch_calls_the_generated_decoders() -> None:
     assert upstream._UPSTREAM[0x06] is upstream._POWER.decoder
     assert upstream._UPSTREAM[0x03] is upstream._SETTLEMENT.decoder
     assert upstream._UPSTREAM[0x20] is upstream._REGISTER.decoder
-    assert upstream._UPSTREAM[0x21] == m.Heartbeat.decode  # hand-written, with a fast constructor
+    assert upstream._UPSTREAM[0x21] is upstream._decode_heartbeat  # hand-written, built as a twin
     assert replies._STATION_REPLIES[0x92] is downstream._LIMITS.decoder
     generated = {layout._DECODERS[cls] for cls in layout._DECODERS}
     tables = (
@@ -846,6 +846,21 @@ def test_layout_must_name_every_field() -> None:
         probe_layout.decoder(b"\x0a")
     # The layout writes the message back: the inverse of the divisor, then the rest.
     assert Probe(2.5, b"\x01").encode() == b"\x0a\x00\x01"
+
+
+def test_a_builder_must_set_every_field_once() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Probe(m.Message):
+        value: int
+        trailing: bytes = b""
+
+    build = layout._compile_builder
+    with pytest.raises(TypeError, match="must set every field of Probe once"):
+        build(Probe, "new_probe", "value", {"value": "value"})  # trailing unset
+    with pytest.raises(TypeError, match="must set every field of Probe once"):
+        build(Probe, "new_probe", "p", {"value": "0", "trailing": "p"}, unpack="_m.value, = p")
+    unpacked = build(Probe, "new_probe", "p", {"trailing": "b''"}, unpack="_m.value, = p")
+    assert unpacked((7,)) == Probe(7)
 
 
 def test_layout_encodes_from_the_declaration() -> None:

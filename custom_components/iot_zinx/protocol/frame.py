@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 import re
+from typing import Any
 from zlib import adler32
 
 from .errors import FrameError
@@ -99,29 +100,39 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
     )
 
 
-def _wire_frame_builder() -> Callable[[int, int, int, bytes], Frame]:
-    # A frozen dataclass sets every field through object.__setattr__ and then runs
-    # __post_init__: about 0.8 us, as much as finding and checking the frame. Values read from
-    # a checked frame are in range by construction, so the splitter fills the slots directly.
-    new = object.__new__
-    set_physical_id = getattr(Frame, "physical_id").__set__  # noqa: B009 - slot descriptors
-    set_message_id = getattr(Frame, "message_id").__set__  # noqa: B009
-    set_command = getattr(Frame, "command").__set__  # noqa: B009
-    set_payload = getattr(Frame, "payload").__set__  # noqa: B009
+class _BlankFrame:
+    """A ``Frame`` under construction: the same slots, without the frozen ``__setattr__``.
 
-    def frame_from_wire(physical_id: int, message_id: int, command: int, payload: bytes) -> Frame:
-        """A ``Frame`` from values read off the wire, skipping the range checks."""
-        frame: Frame = new(Frame)
-        set_physical_id(frame, physical_id)
-        set_message_id(frame, message_id)
-        set_command(frame, command)
-        set_payload(frame, payload)
-        return frame
+    A frozen dataclass sets every field through object.__setattr__ and then runs
+    __post_init__: about 0.8 us, more than finding and checking the frame takes. Values read
+    from a checked frame are in range by construction, so the splitter fills a blank (plain
+    attribute stores, which CPython specialises for slots) and hands it to ``Frame`` by
+    ``__class__`` assignment, which the data model allows between classes of identical layout.
+    What comes out is an ordinary ``Frame``; no blank outlives its construction. The same
+    mechanism builds the messages (``messages/layout.py``, "Fast construction").
+    """
 
-    return frame_from_wire
+    __slots__ = ("command", "message_id", "payload", "physical_id")
 
 
-frame_from_wire = _wire_frame_builder()
+# Typed Any so that the hot path can store into it and re-class it without casts.
+new_blank_frame: Callable[[], Any] = _BlankFrame
+new_blank_frame().__class__ = Frame  # TypeError at import, not at the first frame, if it cannot
+
+
+def frame_from_wire(physical_id: int, message_id: int, command: int, payload: bytes) -> Frame:
+    """A ``Frame`` from values read off the wire, skipping the range checks.
+
+    ``StreamSplitter.feed`` inlines these lines (a call costs as much as the stores).
+    """
+    frame = new_blank_frame()
+    frame.physical_id = physical_id
+    frame.message_id = message_id
+    frame.command = command
+    frame.payload = payload
+    frame.__class__ = Frame
+    built: Frame = frame
+    return built
 
 
 def format_physical_id(physical_id: int) -> str:

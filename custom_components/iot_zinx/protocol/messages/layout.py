@@ -131,7 +131,10 @@ class _DeclaredMessage(Message):
 # * The few lines doing that are generated per class at import, like namedtuple's: attribute
 #   names must be in the source for the stores to be specialised. ``_fast_constructor`` makes
 #   a constructor for the hand-written decoders; ``_Layout.bind`` makes the whole decoder of a
-#   declared fixed layout (one ``unpack_from``, the scaling inline, one store per field).
+#   declared fixed layout: one ``unpack_from`` whose targets are the twin's attributes for the
+#   fields kept as they are (``_m.port, energy_kwh, ... = _unpack(_payload)``: no local per
+#   field) and locals for the ones converted; when the payload holds exactly every field, the
+#   rest is the ``b''`` constant rather than a slice. ``frame.py`` builds frames the same way.
 #
 # Why keep generated code (the ``exec`` in ``_compile_builder``): measured with
 # ``tools/bench_protocol.py --repeat 5`` when messages.py became this package (December 2026,
@@ -178,21 +181,31 @@ def _compile_builder(
     values: Mapping[str, str],
     *,
     prelude: Sequence[str] = (),
+    unpack: str = "",
     namespace: Mapping[str, Any] | None = None,
 ) -> Callable[..., Any]:
     """Generate ``def <name>(<signature>)``, returning a ``cls`` built without __init__.
 
     ``values`` gives every field's value as an expression over the signature's names, the
-    ``prelude`` lines and ``namespace``.
+    ``prelude`` lines and ``namespace``, except the fields the ``unpack`` line stores itself
+    (it runs once the twin ``_m`` exists: ``_m.port, raw, = ...`` stores ``port`` directly,
+    which saves a local per field).
     """
-    lines = [f"def {name}({signature}):", *(f"    {line}" for line in prelude)]
-    lines.append("    _m = _Twin()")
-    lines += [f"    _m.{field_name} = {values[field_name]}" for field_name in _field_names(cls)]
-    lines += ["    _m.__class__ = _cls", "    return _m"]
-    scope = {"_Twin": _twin(cls), "_cls": cls, **(namespace or {})}
-    exec(compile("\n".join(lines), f"<{cls.__name__} builder>", "exec"), scope)
-    builder: Callable[..., Any] = scope[name]
-    return builder
+    names = _field_names(cls)
+    targets = (target.strip() for target in unpack.partition("=")[0].split(","))
+    unpacked = {target.removeprefix("_m.") for target in targets if target.startswith("_m.")}
+    if unpacked.isdisjoint(values) and unpacked | set(values) == set(names):
+        lines = [f"def {name}({signature}):", *(f"    {line}" for line in prelude)]
+        lines.append("    _m = _Twin()")
+        if unpack:
+            lines.append(f"    {unpack}")
+        lines += [f"    _m.{item} = {values[item]}" for item in names if item in values]
+        lines += ["    _m.__class__ = _cls", "    return _m"]
+        scope = {"_Twin": _twin(cls), "_cls": cls, **(namespace or {})}
+        exec(compile("\n".join(lines), f"<{cls.__name__} builder>", "exec"), scope)
+        builder: Callable[..., Any] = scope[name]
+        return builder
+    raise TypeError(f"the builder {name} must set every field of {cls.__name__} once")
 
 
 def _fast_constructor(cls: type[Message]) -> Callable[..., Any]:
@@ -295,13 +308,17 @@ class _Layout:
             builder = self._builder(cls, f"decode_{cls.__name__}_{count}", count, signature)
             shorter += [builder] * (self._struct(count + 1).size - self._struct(count).size)
         full = len(shorter)
-        guard = [f"if len(_payload) < {full}:", f"    return _shorter[len(_payload)]({signature})"]
+        # The common case, every field present: the length is read once, and the rest is
+        # the empty bytes constant unless the payload runs longer (no slice to build).
+        guard = ["_n = len(_payload)"]
+        if full:
+            guard += [f"if _n < {full}:", f"    return _shorter[_n]({signature})"]
         self.decoder = self._builder(
             cls,
             f"decode_{cls.__name__}",
             len(self._wire),
             signature,
-            guard=guard if full else [],
+            guard=guard,
             namespace={"_shorter": tuple(shorter)},
         )
         _DECODERS[cls] = self.decoder
@@ -318,25 +335,36 @@ class _Layout:
         guard: Sequence[str] = (),
         namespace: Mapping[str, Any] | None = None,
     ) -> Callable[..., Any]:
-        """The decoder ``name`` of a payload that holds the first ``count`` wire fields."""
+        """The decoder ``name`` of a payload that holds the first ``count`` wire fields.
+
+        With a ``guard`` (the full decoder's), the payload's length is in ``_n``.
+        """
         present = self._wire[:count]
         layout = self._struct(count)
         scope = {"_unpack": layout.unpack_from, **(namespace or {})}
         values = {param: param for param in self._params}
+        # A field kept as it is unpacked straight into the message; the others into a local
+        # of their name, then converted.
+        targets = []
         for item in present:
             if item.read is None:
-                values[item.name] = item.name
+                targets.append(f"_m.{item.name}")
             elif isinstance(item.read, int):
+                targets.append(item.name)
                 values[item.name] = f"{item.name} / {item.read}"
             else:
+                targets.append(item.name)
                 scope[f"_read_{item.name}"] = item.read
                 values[item.name] = f"_read_{item.name}({item.name})"
         values |= dict.fromkeys((item.name for item in self._wire[count:]), "None")
-        values[self._rest] = f"_payload[{layout.size}:]"
-        prelude = list(guard)
-        if present:
-            prelude.append(", ".join(item.name for item in present) + ", = _unpack(_payload)")
-        return _compile_builder(cls, name, signature, values, prelude=prelude, namespace=scope)
+        size = layout.size
+        values[self._rest] = (
+            f"_payload[{size}:] if _n > {size} else b''" if guard else f"_payload[{size}:]"
+        )
+        unpack = ", ".join(targets) + ", = _unpack(_payload)" if present else ""
+        return _compile_builder(
+            cls, name, signature, values, prelude=guard, unpack=unpack, namespace=scope
+        )
 
     def decode[M](self, cls: type[M], payload: bytes, *params: int) -> M:
         """``decoder(payload, *params)``, typed for ``cls.decode`` (cls: the class bound)."""
