@@ -11,12 +11,13 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.json import json_bytes
 from homeassistant.util.file import WriteError
 import pytest
 
 from custom_components.iot_zinx import outbox_files
 from custom_components.iot_zinx.forwarding import ForwardingManager
-from custom_components.iot_zinx.outbox import segment_key
+from custom_components.iot_zinx.outbox import Endpoint, segment_key
 from custom_components.iot_zinx.outbox_files import DurableStore, write_durably
 
 from .forwarding_support import (  # noqa: F401 - fixtures
@@ -186,3 +187,53 @@ def test_write_durably_failure_keeps_the_previous_file(
         write_durably(str(target), "new")
     assert target.read_text() == "old"
     assert [path.name for path in tmp_path.iterdir()] == [target.name]
+
+
+async def test_the_segment_the_index_names_next_is_loaded(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    receiver: Receiver,
+) -> None:
+    """A new segment's first write does not wait for an index listing it: the index written
+    when the previous segment started names it as `next_segment`, and loading reads that."""
+    hass_storage["iot_zinx.forwarding"] = {
+        "version": 1,
+        "data": {
+            "next_seq": 5,
+            "next_segment": 2,
+            "segments": [],
+            "done": {},
+            "retries": {},
+            "endpoints": {},
+            "dead_letters": [],
+        },
+    }
+    endpoint = Endpoint(receiver.url)
+    hass_storage[segment_key(2)] = {
+        "version": 1,
+        "data": {
+            "endpoints": {endpoint.key: {"url": receiver.url}},
+            "entries": [
+                {
+                    "seq": 5,
+                    "endpoint": endpoint.key,
+                    "device_id": STATION_A,
+                    "event_id": event_id(5),
+                    "event_type": "charging_start",
+                    "body": json_bytes(envelope(5)).decode(),
+                    "enqueued_at": 1_767_254_400,
+                }
+            ],
+        },
+    }
+    manager = ForwardingManager(hass)
+    await manager.async_start()
+    try:
+        await wait_until(lambda: receiver.processed == [event_id(5)])
+        await manager.async_forward(endpoint, envelope(6))
+        # The new segment comes after the one found, and the index names the one after it.
+        [stored] = hass_storage[segment_key(3)]["data"]["entries"]
+        assert stored["event_id"] == event_id(6)
+        assert hass_storage["iot_zinx.forwarding"]["data"]["next_segment"] == 4
+    finally:
+        await manager.async_stop()

@@ -92,6 +92,7 @@ class Outbox:
         self._next_seq = 1
         self._next_segment = 1
         self._tasks: set[asyncio.Task[None]] = set()
+        self._naming_next: asyncio.Task[None] | None = None  # index write naming the next segment
         self._commit = GroupCommit(hass, self._async_write)
         self.endpoints: dict[str, Endpoint] = {}
         self.stats: dict[str, EndpointStats] = {}
@@ -109,6 +110,7 @@ class Outbox:
             self._next_seq = index["next_seq"]
             self._next_segment = index["next_segment"]
             numbers.update(index["segments"])
+            numbers.add(index["next_segment"])  # written, maybe, after the index (see _new_segment)
             done = {int(number): set(seqs) for number, seqs in index["done"].items()}
             for key, stats_data in index["endpoints"].items():
                 self.stats[key] = EndpointStats(**stats_data)
@@ -127,9 +129,9 @@ class Outbox:
             # Loaded segments take no more appends; new events start a new segment.
             segment = _Segment(self._hass, number, sealed=True)
             data = await segment.store.async_load()
-            self._next_segment = max(self._next_segment, number + 1)
             if data is None:
                 continue
+            self._next_segment = max(self._next_segment, number + 1)
             self._segments[number] = segment
             finished = done.get(number, set())
             endpoints = {
@@ -227,11 +229,17 @@ class Outbox:
         self._next_segment += 1
         segment = _Segment(self._hass, number, sealed=False)
         self._segments[number] = segment
-        # The index must list a segment before the segment file exists, or a crash in between
-        # would leave a file nobody looks for. Writes of the segment wait for this one.
-        segment.registered = self._hass.async_create_task(
+        # The index must name a segment before the segment file exists, or a crash in between
+        # would leave a file nobody looks for. Each index write names the next segment to come
+        # too (`next_segment`, loaded as well), so this one was named by the write made when
+        # the previous segment started, long done: its first write need not wait for the
+        # index (the group commit would stall on it at every new segment). After a start,
+        # the first segment waits for its own.
+        write = self._hass.async_create_task(
             self._async_save_index(), f"{DOMAIN} outbox index", eager_start=True
         )
+        segment.registered = self._naming_next or write
+        self._naming_next = write
         return segment
 
     def _write_segment(self, segment: _Segment) -> Coroutine[Any, Any, None]:
