@@ -237,3 +237,26 @@ async def test_the_segment_the_index_names_next_is_loaded(
         assert hass_storage["iot_zinx.forwarding"]["data"]["next_segment"] == 4
     finally:
         await manager.async_stop()
+
+
+async def test_a_cancelled_writer_leaves_no_call_waiting(
+    hass: HomeAssistant,
+    manager: ForwardingManager,
+    receiver: Receiver,
+    hass_storage: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cancelled mid-write (Home Assistant ending), the writer cancels its batch's calls; the
+    event is written by the next write (here: the flush on stop)."""
+    writes = GatedWrites(monkeypatch)
+    call = hass.async_create_task(forward(hass, receiver.url, envelope(1)))
+    await wait_until(lambda: writes.started == 1)
+    writer = manager.outbox._commit._task  # what Home Assistant would cancel
+    assert writer is not None
+    writer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    writes.gate.set()
+    await manager.async_stop()
+    [stored] = hass_storage[segment_key(1)]["data"]["entries"]
+    assert stored["event_id"] == event_id(1)

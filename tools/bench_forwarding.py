@@ -20,6 +20,8 @@ concurrency when larger):
 For each forwarding phase: events/s from the first call to the last delivery confirmed (after
 checking that every event arrived exactly once and in order per station), the action's
 latency p50/p99 (what an automation waits: until the event is on disk) and fsyncs per event.
+The disk's pace (one durable 40 KB write, before and after) is printed too: on a shared
+machine it moves every figure.
 ``speedup`` is concurrent events/s / sequential events/s; ``ratio_*`` compare with the
 baseline. Prints a table, then the figures as one JSON object on the last line.
 
@@ -253,6 +255,19 @@ async def bench_baseline(
     }
 
 
+def disk_write_ms(directory: str, size: int = 40_000, count: int = 20) -> float:
+    """Median time of one durable replace of a segment-sized file (two fsyncs): the disk's pace
+    now, which other work on the machine changes more than anything in the outbox."""
+    path = str(Path(directory) / "disk_probe")
+    times = []
+    for _ in range(count):
+        before = time.perf_counter()
+        outbox_files.write_durably(path, b"x" * size)
+        times.append(time.perf_counter() - before)
+    Path(path).unlink()
+    return percentile(times, 0.5) * 1000
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     stations = args.stations or max(10, args.concurrency)
     events = envelopes(args.events, stations)
@@ -262,6 +277,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     fsyncs = FsyncCounter()
     await platform.start()
     with tempfile.TemporaryDirectory(prefix="iot_zinx_bench_") as config_dir:
+        disk_before = disk_write_ms(config_dir)
         hass = HomeAssistant(config_dir)
         await ir.async_load(hass)
         hass.set_state(CoreState.running)
@@ -280,6 +296,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             baseline = await bench_baseline(session, platform, events)
             await async_unload_forwarding(hass)
         await hass.async_stop()
+        disk_after = disk_write_ms(config_dir)
     await platform.stop()
     figures: dict[str, Any] = {
         "events": args.events,
@@ -287,6 +304,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "concurrency": args.concurrency,
         "receiver_delay_ms": args.receiver_delay_ms,
         "durable": fsyncs.count > 0,
+        "disk_write_ms_before": round(disk_before, 3),
+        "disk_write_ms_after": round(disk_after, 3),
     }
     for name, phase in (("sequential", sequential), ("concurrent", concurrent)):
         figures |= {
@@ -329,6 +348,10 @@ if __name__ == "__main__":
     print(
         f"events: {figures['events']} over {figures['stations']} stations, "
         f"receiver delay {figures['receiver_delay_ms']} ms, outbox fsynced: {figures['durable']}"
+    )
+    print(
+        "one durable write of 40 KB (two fsyncs), median: "
+        f"{figures['disk_write_ms_before']} ms before, {figures['disk_write_ms_after']} ms after"
     )
     print(f"{'':<24}{'events/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'fsyncs/event':>14}")
     rows = [

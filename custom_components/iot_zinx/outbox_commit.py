@@ -87,6 +87,11 @@ class GroupCommit:
         try:
             for segment in segments:
                 await self._write(segment)
+        except asyncio.CancelledError:  # Home Assistant ending: nobody may wait forever
+            self._dirty |= {segment.number: segment for segment in segments}
+            for waiter in waiters:
+                waiter.cancel()
+            raise
         except WRITE_ERRORS as err:
             _LOGGER.error(
                 "Writing the webhook outbox failed; %s waiting events were not acknowledged: %s",
