@@ -11,6 +11,10 @@ may be missing from the outbox afterwards.
 3. The outbox is loaded from the same folder, as the next start does. Checks: every
    acknowledged event is in it, each once, and each station's events are in call order.
 
+A killed process leaves the kernel's page cache behind: this checks that no call is
+acknowledged before its write is complete, not what a power cut does (that is the fsyncs'
+job, whose order tests/test_forwarding_group_commit.py checks).
+
 Prints PASS/FAIL per check and a JSON line last; exits 1 on a failure.
 
     scripts/fault_forwarding [--events 3000] [--concurrency 50] [--kill-after 1000]
