@@ -94,7 +94,8 @@ class DurableStore[T: Mapping[str, Any] | Sequence[Any]](Store[T]):
     """A Store of the outbox: files written by `write_durably`, and a write that can fail.
 
     `Store.async_save` logs a failed write and returns as if it had succeeded; an enqueue must
-    not be acknowledged then, so `async_write` raises instead.
+    not be acknowledged then, so `async_write` raises instead. Files are always private (0600):
+    they hold the endpoints' credentials.
     """
 
     async def async_write(self, data: T) -> None:
