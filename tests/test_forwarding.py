@@ -685,8 +685,8 @@ async def test_follows_home_assistant_shutdown(
     receiver: Receiver,
     hass_storage: dict[str, Any],
 ) -> None:
-    """On stop delivering ends but events of the shutdown are still queued; they are written
-    at the final write and sent after the next start."""
+    """On stop delivering ends but events of the shutdown are still queued, on disk when the
+    action returns (not deferred to the final write), and sent after the next start."""
     hass.set_state(CoreState.stopping)
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
@@ -694,7 +694,8 @@ async def test_follows_home_assistant_shutdown(
     await forward(hass, receiver.url, offline)  # the hub's system_shutdown events
     await settle()
     assert receiver.requests == []
-    assert segment_key(1) not in hass_storage  # Store writes during shutdown at the end
+    [stored] = hass_storage[segment_key(1)]["data"]["entries"]
+    assert stored["body"].encode() == json_bytes(offline)
 
     hass.set_state(CoreState.final_write)
     hass.bus.async_fire(EVENT_HOMEASSISTANT_FINAL_WRITE)

@@ -221,8 +221,10 @@ class ForwardingManager(LaneWorkers):
     async def async_forward(self, endpoint: Endpoint, event: object) -> bool:
         """Queue `event` for `endpoint`; return once it is on disk.
 
-        Returns False when the same event_id is already waiting for this endpoint (an
-        automation that fired twice): it is sent once.
+        Concurrent calls share one write (the outbox's group commit); when that write fails,
+        each of them raises HomeAssistantError (`outbox_write_failed`). Returns False when the
+        same event_id is already waiting for this endpoint (an automation that fired twice):
+        it is sent once.
         """
         if not self._accepting:
             raise HomeAssistantError(translation_domain=DOMAIN, translation_key="not_running")
@@ -242,6 +244,8 @@ class ForwardingManager(LaneWorkers):
         runtime = self._runtime(endpoint)
         if event_id in runtime.pending_ids:
             _LOGGER.debug("Event %s is already queued for %s", event_id, endpoint)
+            # Queued, but maybe by a call whose write failed: this one returns once it is on disk.
+            await self.outbox.async_commit()
             return False
         if len(runtime.pending_ids) >= self.settings.max_backlog:
             _LOGGER.error(

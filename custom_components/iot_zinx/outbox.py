@@ -1,10 +1,10 @@
 """The durable outbox of webhook forwarding: events survive restarts and crashes until delivered.
 
 Its files (the index and the segments, and why segments) are described in `outbox_files.py`.
-Only enqueues are written synchronously. Progress (done markers, retry state, statistics) is
-written a moment later; a crash in between makes a few events be delivered again, which the
-contract allows (at-least-once: a receiver de-duplicates on `event_id`, and the redelivered
-body is byte-identical).
+Only enqueues are written synchronously, concurrent ones together (`outbox_commit.py`).
+Progress (done markers, retry state, statistics) is written a moment later; a crash in between
+makes a few events be delivered again, which the contract allows (at-least-once: a receiver
+de-duplicates on `event_id`, and the redelivered body is byte-identical).
 """
 
 from __future__ import annotations
@@ -12,20 +12,25 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Coroutine, Iterable
+import contextlib
 import logging
 from typing import Any, Final
 
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.storage import Store
 
 from .const import DOMAIN
+from .outbox_commit import GroupCommit
 from .outbox_files import (
     INDEX_KEY,
     STORAGE_VERSION,
+    WRITE_ERRORS,
+    DurableStore,
     _dead_letter_from_data,
+    _dead_letter_to_data,
     _endpoint_from_data,
     _IndexData,
     _Segment,
+    _stats_to_data,
     discover_segments,
     segment_key,
 )
@@ -78,7 +83,7 @@ class Outbox:
         self._segment_entries = segment_entries
         self._segment_bytes = segment_bytes
         self._max_dead_letters = max_dead_letters
-        self._index: Store[_IndexData] = Store(
+        self._index: DurableStore[_IndexData] = DurableStore(
             hass, STORAGE_VERSION, INDEX_KEY, private=True, atomic_writes=True
         )
         self._segments: dict[int, _Segment] = {}
@@ -87,6 +92,8 @@ class Outbox:
         self._next_seq = 1
         self._next_segment = 1
         self._tasks: set[asyncio.Task[None]] = set()
+        self._naming_next: asyncio.Task[None] | None = None  # index write naming the next segment
+        self._commit = GroupCommit(hass, self._async_write)
         self.endpoints: dict[str, Endpoint] = {}
         self.stats: dict[str, EndpointStats] = {}
         self.retries: dict[int, RetryState] = {}
@@ -103,6 +110,7 @@ class Outbox:
             self._next_seq = index["next_seq"]
             self._next_segment = index["next_segment"]
             numbers.update(index["segments"])
+            numbers.add(index["next_segment"])  # written, maybe, after the index (see _new_segment)
             done = {int(number): set(seqs) for number, seqs in index["done"].items()}
             for key, stats_data in index["endpoints"].items():
                 self.stats[key] = EndpointStats(**stats_data)
@@ -121,9 +129,9 @@ class Outbox:
             # Loaded segments take no more appends; new events start a new segment.
             segment = _Segment(self._hass, number, sealed=True)
             data = await segment.store.async_load()
-            self._next_segment = max(self._next_segment, number + 1)
             if data is None:
                 continue
+            self._next_segment = max(self._next_segment, number + 1)
             self._segments[number] = segment
             finished = done.get(number, set())
             endpoints = {
@@ -187,7 +195,9 @@ class Outbox:
         """Queue an event in memory now; the returned coroutine returns once it is on disk.
 
         The entry exists (and may be delivered) before it is durable, so enqueue order is
-        the order of this call, never the order in which writes happen to finish.
+        the order of this call, never the order in which writes happen to finish. Concurrent
+        appends share one write (`outbox_commit.py`); the coroutine raises HomeAssistantError
+        when the write covering this event fails.
         """
         segment = self._head
         if segment is None or segment.sealed:
@@ -219,34 +229,50 @@ class Outbox:
         self._next_segment += 1
         segment = _Segment(self._hass, number, sealed=False)
         self._segments[number] = segment
-        # The index must list a segment before the segment file exists, or a crash in between
-        # would leave a file nobody looks for. Writes of the segment wait for this one.
-        segment.registered = self._hass.async_create_task(
+        # The index must name a segment before the segment file exists, or a crash in between
+        # would leave a file nobody looks for. Each index write names the next segment to come
+        # too (`next_segment`, loaded as well), so this one was named by the write made when
+        # the previous segment started, long done: its first write need not wait for the
+        # index (the group commit would stall on it at every new segment). After a start,
+        # the first segment waits for its own.
+        write = self._hass.async_create_task(
             self._async_save_index(), f"{DOMAIN} outbox index", eager_start=True
         )
+        segment.registered = self._naming_next or write
+        self._naming_next = write
         return segment
 
     def _write_segment(self, segment: _Segment) -> Coroutine[Any, Any, None]:
         # Counted before the coroutine runs, so a removal can never overtake a queued write.
         segment.saves += 1
         segment.idle.clear()
-        return self._async_write_segment(segment)
+        return self._async_wait_written(segment, self._commit.request(segment))
 
-    async def _async_write_segment(self, segment: _Segment) -> None:
+    async def _async_wait_written(self, segment: _Segment, written: asyncio.Future[None]) -> None:
         try:
-            if segment.registered is not None:
-                await segment.registered
-            data, dropped = segment.snapshot()
-            # Store coalesces concurrent saves: this returns once this snapshot, or a later
-            # one (which holds everything this one does), is written.
-            await segment.store.async_save(data)
-            if dropped:
-                segment.done -= dropped
-                self.changed()
+            await written
         finally:
             segment.saves -= 1
             if not segment.saves:
                 segment.idle.set()
+
+    async def _async_write(self, segment: _Segment) -> None:
+        """Write one segment for the group commit: its snapshot holds every pending event."""
+        data, dropped = segment.snapshot()
+        await segment.store.async_write(data)
+        if dropped:
+            segment.done -= dropped
+            self.changed()
+
+    async def async_commit(self) -> None:
+        """Return once every event appended so far is on disk (raises when a write fails)."""
+        if not self._commit.idle:
+            await self._commit.request(None)
+
+    @property
+    def commits(self) -> int:
+        """Batches written by the group commit so far."""
+        return self._commit.batches
 
     # -- progress ---------------------------------------------------------------------------
 
@@ -276,6 +302,8 @@ class Outbox:
     async def _async_rewrite(self, segment: _Segment) -> None:
         try:
             await self._write_segment(segment)
+        except WRITE_ERRORS:
+            pass  # logged by the group commit; the file keeps the finished events a while longer
         finally:
             segment.rewriting = False
 
@@ -341,35 +369,8 @@ class Outbox:
                 str(seq): (state.failures, state.next_at, state.error)
                 for seq, state in self.retries.items()
             },
-            "endpoints": {
-                key: {
-                    "url": stats.url,
-                    "delivered": stats.delivered,
-                    "dead_letters": stats.dead_letters,
-                    "last_success": stats.last_success,
-                    "last_error": stats.last_error,
-                    "last_error_at": stats.last_error_at,
-                    "failing_since": stats.failing_since,
-                    "last_activity": stats.last_activity,
-                }
-                for key, stats in self.stats.items()
-            },
-            "dead_letters": [
-                {
-                    "endpoint_key": letter.endpoint_key,
-                    "url": letter.url,
-                    "event_id": letter.event_id,
-                    "event_type": letter.event_type,
-                    "device_id": letter.station_id,
-                    "reason": letter.reason,
-                    "status": letter.status,
-                    "failures": letter.failures,
-                    "enqueued_at": letter.enqueued_at,
-                    "dead_at": letter.dead_at,
-                    "body": letter.body,
-                }
-                for letter in self.dead_letters
-            ],
+            "endpoints": {key: _stats_to_data(stats) for key, stats in self.stats.items()},
+            "dead_letters": [_dead_letter_to_data(letter) for letter in self.dead_letters],
         }
 
     def _schedule(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -383,6 +384,8 @@ class Outbox:
         # loop iteration, and gathering finished tasks does not yield to let that happen.
         while pending := [task for task in self._tasks if not task.done()]:
             await asyncio.gather(*pending)
+        with contextlib.suppress(*WRITE_ERRORS):  # logged by the group commit
+            await self.async_commit()
         for segment in list(self._segments.values()):
             await segment.idle.wait()
         await self._async_save_index()

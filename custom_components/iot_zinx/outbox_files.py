@@ -12,19 +12,29 @@ holding the whole backlog on every enqueue would cost O(backlog) per event (and 
 SD cards many Home Assistant hosts run on). An enqueue rewrites only the small head segment.
 A segment is deleted once every event in it is delivered or dead-lettered, and rewritten with
 only its pending events when most of it is done, so memory and disk hold about the backlog.
+
+Every file is replaced atomically with two fsyncs (`write_durably`): the new file's, so its
+content is on disk before its name is, and the directory's, so the rename is: without it a
+crash could bring back the previous file, which lacks the events just acknowledged. Writers
+share them: see `outbox_commit.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
+import contextlib
 import os
-from typing import Final, NotRequired, TypedDict
+import tempfile
+from typing import Any, Final, NotRequired, TypedDict
 
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.storage import STORAGE_DIR, Store
+from homeassistant.util.file import WriteError
 
 from .const import DOMAIN
-from .outbox_records import DeadLetter, Endpoint, OutboxEntry
+from .outbox_records import DeadLetter, Endpoint, EndpointStats, OutboxEntry
 
 STORAGE_VERSION: Final = 1
 INDEX_KEY: Final = f"{DOMAIN}.forwarding"
@@ -34,6 +44,78 @@ SEGMENT_KEY_PREFIX: Final = f"{DOMAIN}.forwarding_outbox."
 def segment_key(number: int) -> str:
     """Storage key of segment `number`."""
     return f"{SEGMENT_KEY_PREFIX}{number:08d}"
+
+
+def fsync(fd: int) -> None:
+    """Flush a file or directory to disk: every fsync of the outbox's files goes through here.
+
+    A name of its own so the tests and the benchmark can count the calls.
+    """
+    os.fsync(fd)
+
+
+def write_durably(path: str, data: str | bytes) -> None:
+    """Replace `path` with `data` all or nothing, and return only once both are on disk.
+
+    Raises WriteError; the previous file is then intact (the new content went to a temporary
+    file that is removed).
+    """
+    directory = os.path.dirname(path)
+    payload = data.encode() if isinstance(data, str) else data
+    try:
+        os.makedirs(directory, exist_ok=True)
+        # mkstemp creates the file with mode 0600, as Store's private files are.
+        fd, temporary = tempfile.mkstemp(
+            dir=directory, prefix=f"{os.path.basename(path)}.", suffix=".tmp"
+        )
+    except OSError as err:
+        raise WriteError(err) from err
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(payload)
+            file.flush()
+            fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise WriteError(err) from err
+    try:
+        directory_fd = os.open(directory, os.O_RDONLY)
+        try:
+            fsync(directory_fd)
+        finally:
+            os.close(directory_fd)
+    except OSError as err:
+        raise WriteError(err) from err
+
+
+class DurableStore[T: Mapping[str, Any] | Sequence[Any]](Store[T]):
+    """A Store of the outbox: files written by `write_durably`, and a write that can fail.
+
+    `Store.async_save` logs a failed write and returns as if it had succeeded; an enqueue must
+    not be acknowledged then, so `async_write` raises instead. Files are always private (0600):
+    they hold the endpoints' credentials.
+    """
+
+    async def async_write(self, data: T) -> None:
+        """Write `data` now (Store's file format); raise HomeAssistantError when it fails."""
+        await self._async_write_data(
+            {
+                "version": self.version,
+                "minor_version": self.minor_version,
+                "key": self.key,
+                "data": data,
+            }
+        )
+
+    def _write_prepared_data(self, mode: str, json_data: str | bytes) -> None:
+        """Write in the executor, as Store does, with our two fsyncs."""
+        write_durably(self.path, json_data)
+
+
+# Raised by DurableStore.async_write: WriteError, or SerializationError (never with our data).
+WRITE_ERRORS: Final = (HomeAssistantError, OSError)
 
 
 class _EndpointData(TypedDict):
@@ -110,6 +192,35 @@ def _dead_letter_from_data(data: _DeadLetterData) -> DeadLetter:
     )
 
 
+def _dead_letter_to_data(letter: DeadLetter) -> _DeadLetterData:
+    return {
+        "endpoint_key": letter.endpoint_key,
+        "url": letter.url,
+        "event_id": letter.event_id,
+        "event_type": letter.event_type,
+        "device_id": letter.station_id,
+        "reason": letter.reason,
+        "status": letter.status,
+        "failures": letter.failures,
+        "enqueued_at": letter.enqueued_at,
+        "dead_at": letter.dead_at,
+        "body": letter.body,
+    }
+
+
+def _stats_to_data(stats: EndpointStats) -> _StatsData:
+    return {
+        "url": stats.url,
+        "delivered": stats.delivered,
+        "dead_letters": stats.dead_letters,
+        "last_success": stats.last_success,
+        "last_error": stats.last_error,
+        "last_error_at": stats.last_error_at,
+        "failing_since": stats.failing_since,
+        "last_activity": stats.last_activity,
+    }
+
+
 def _endpoint_to_data(endpoint: Endpoint) -> _EndpointData:
     data: _EndpointData = {"url": endpoint.url}
     if endpoint.token:
@@ -147,7 +258,7 @@ class _Segment:
     def __init__(self, hass: HomeAssistant, number: int, *, sealed: bool) -> None:
         self.number = number
         # Not serialised in the event loop: snapshots are fresh objects nobody mutates.
-        self.store: Store[_SegmentData] = Store(
+        self.store: DurableStore[_SegmentData] = DurableStore(
             hass,
             STORAGE_VERSION,
             segment_key(number),
