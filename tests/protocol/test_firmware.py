@@ -378,15 +378,13 @@ async def test_the_stations_0x05_restarts_the_f8_upgrade_at_packet_1(
     # A long reply timeout: nothing but the 0x05 can move the routine past packet 2.
     dny, recorder, simulator = await simulator_factory(reply_timeout=30.0)
     station = await _online(simulator, device_type=0x06, firmware=215)
-    station.drop_packets[2] = 1
+    station.request_at_packets[2] = 1  # packet 2 is answered by a 0x05, not an F8 reply
     packets = packetize(OLD_IMAGE + OLD_IMAGE, STATION_F8)
     restart = asyncio.Event()
     seen: list[UpgradeProgress] = []
     running = asyncio.ensure_future(
         send_firmware(dny, DEVICE, packets, STATION_F8, progress=seen.append, restart=restart)
     )
-    await wait_until(lambda: len(station.commands) == 2)
-    station.request_upgrade()
     await wait_until(lambda: any(isinstance(m, UpgradeRequest) for m in recorder.messages(DEVICE)))
     restart.set()  # what the integration does on the station's 0x05 (firmware.py)
     result = await running

@@ -323,6 +323,9 @@ class _Endpoint:
         # many times as counted.
         self.drop_packets: Counter[int] = Counter()
         self.refuse_packets: Counter[int] = Counter()
+        # Packets answered by asking for the upgrade again instead (0x05 / 0x15: an old
+        # model that restarted mid-upgrade), as many times as counted.
+        self.request_at_packets: Counter[int] = Counter()
         self.firmware_receiver: FirmwareReceiver | None = None
         self.firmware_images: list[bytes] = []  # every image received whole, in order
         # Nothing in an F8/F9/FA upgrade names the new version (E0's check packet does): the
@@ -593,6 +596,10 @@ class _Endpoint:
         self, frame: Frame, packet: FirmwarePacket, receiver: FirmwareReceiver
     ) -> None:
         """Take one firmware packet (protocol/firmware.py); a whole image reboots into it."""
+        if self.request_at_packets[packet.current] > 0:
+            self.request_at_packets[packet.current] -= 1
+            self.request_upgrade()
+            return
         if self.drop_packets[packet.current] > 0:
             self.drop_packets[packet.current] -= 1
             return
@@ -610,6 +617,10 @@ class _Endpoint:
             self._upgraded(receiver)
 
     def _upgraded(self, receiver: FirmwareReceiver) -> None:
+        raise NotImplementedError
+
+    def request_upgrade(self) -> None:
+        """Ask the server for an upgrade (0x05 station, 0x15 host)."""
         raise NotImplementedError
 
     def _reboot_later(self) -> None:
@@ -642,8 +653,8 @@ class SimulatedStation(_Endpoint):
     checks the packets, ``firmware_images`` holds every image received whole, after which
     the station reboots and registers with the check packet's version (F8:
     ``next_firmware``, default the old one plus 1); ``drop_packets`` / ``refuse_packets``
-    (packet number -> count) leave packets unanswered or answer them 1; ``request_upgrade``
-    sends 0x05.
+    (packet number -> count) leave packets unanswered or answer them 1, ``request_at_packets``
+    answers them with 0x05 (``request_upgrade``) instead.
     """
 
     def __init__(
@@ -975,9 +986,9 @@ class SimulatedStation(_Endpoint):
             self.firmware = self.firmware + 1 if self.next_firmware is None else self.next_firmware
         self._reboot_later()
 
-    def request_upgrade(self, package_type: int = 0) -> None:
+    def request_upgrade(self) -> None:
         """0x05: ask the server for an upgrade (an old F8 station: send it from packet 1)."""
-        self.send(UpgradeRequest(self.device_type, self.firmware, package_type))
+        self.send(UpgradeRequest(self.device_type, self.firmware, 0))
 
     def _charge_control(self, frame: Frame, command: ChargeControl, forced: int | None) -> None:
         port, result, waiting = self._charge_result(command, forced)
