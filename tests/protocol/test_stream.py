@@ -374,6 +374,20 @@ def test_downstream_broken_header_before_a_long_frame_is_skipped() -> None:
     assert splitter.buffered == 0
 
 
+def test_downstream_garbage_then_a_long_frame_in_one_feed() -> None:
+    splitter = StreamSplitter(downstream=True)
+    assert splitter.feed(b"AT" + RAW_F8) == [Garbage(b"AT"), F8_PACKET]
+
+
+def test_downstream_long_header_with_a_whole_frame_inside_is_noise() -> None:
+    # An F8 header announcing 269 bytes, but a whole heartbeat follows inside them: noise,
+    # skipped at once rather than waited for.
+    noise = b"DNY\x0d\x01" + bytes(6) + b"\xf8"
+    splitter = StreamSplitter(downstream=True)
+    assert splitter.feed(noise + RAW_HEARTBEAT) == [Garbage(noise), HEARTBEAT]
+    assert splitter.buffered == 0
+
+
 def test_downstream_long_frames_need_a_buffer_that_holds_them() -> None:
     splitter = StreamSplitter(max_buffer=200, downstream=True)
     items = coalesced(splitter.feed(RAW_F8 + RAW_REGISTER))
