@@ -28,7 +28,14 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.iot_zinx.const import DOMAIN
-from custom_components.iot_zinx.protocol.firmware import HOST_FA, STATION_E0, packetize
+from custom_components.iot_zinx.protocol.firmware import (
+    HOST_F9,
+    HOST_FA,
+    MAX_RESTARTS,
+    STATION_E0,
+    STATION_F8,
+    packetize,
+)
 from custom_components.iot_zinx.protocol.messages import HostUpgradeStart, UpgradeRequest
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
 
@@ -37,6 +44,8 @@ from .conftest import STATION_ID, device_by_identifier, wait_for_station
 FIRMWARE = "update.ap3000_04a228cd_firmware"
 # 450 bytes: three packets and the check packet.
 IMAGE = bytes(range(150)) * 3
+# 600 bytes: for the old models, two 256-byte packets and 88 bytes.
+OLD_IMAGE = bytes(range(200)) * 3
 
 
 @pytest.fixture
@@ -210,19 +219,69 @@ async def test_install_fails_when_the_version_does_not_change(
     assert state.attributes["last_install_result"] == "firmware_not_confirmed"
 
 
+async def test_install_of_an_old_f8_station(
+    hass: HomeAssistant,
+    simulator: StationSimulator,
+    station_factory: Callable[..., SimulatedStation],
+) -> None:
+    """Old type 06: 256-byte F8 packets from packet 1, confirmed by its next register."""
+    station = await online(
+        hass, simulator, station_factory, firmware=215, device_type=0x06, legacy_heartbeat=True
+    )
+    assert hass.states.get(FIRMWARE).attributes["firmware_file_pattern"] == "station-06-V2.xx.bin"
+    firmware_file(hass, "station-06-V2.16.bin", OLD_IMAGE)
+    await refresh(hass)
+    await install(hass)
+    assert station.commands == packetize(OLD_IMAGE, STATION_F8)
+    assert [len(packet.data) for packet in station.commands] == [256, 256, 88]
+    assert station.firmware_images == [OLD_IMAGE]
+    state = hass.states.get(FIRMWARE)
+    assert state.attributes[ATTR_INSTALLED_VERSION] == "2.16"
+    assert state.attributes["last_install_result"] == "success"
+
+
+async def test_the_stations_0x05_restarts_an_f8_install_at_packet_1(
+    hass: HomeAssistant,
+    simulator: StationSimulator,
+    station_factory: Callable[..., SimulatedStation],
+    init_integration: MockConfigEntry,
+) -> None:
+    """ "当设备发05指令时，需要从第一包开始重发"; a station that keeps asking ends the install."""
+    station = await online(hass, simulator, station_factory, firmware=215, device_type=0x06)
+    events = async_capture_events(hass, "iot_zinx_upgrade_request")
+    firmware_file(hass, "station-06-V2.16.bin", OLD_IMAGE)
+    await refresh(hass)
+    station.request_at_packets[2] = 1  # packet 2 answered by 0x05 instead
+    await install(hass)
+    assert [packet.current for packet in station.commands] == [1, 2, 1, 2, 3]
+    assert station.firmware_images == [OLD_IMAGE]
+    assert len(events) == 1
+    diagnostics = init_integration.runtime_data.firmware.diagnostics()
+    record = diagnostics["installs"][STATION_ID]
+    assert (record["restarts"], record["result"]) == (1, "success")
+
+    # Every packet 1 answered by 0x05: MAX_RESTARTS restarts, then a translated error.
+    firmware_file(hass, "station-06-V2.17.bin", OLD_IMAGE)
+    await refresh(hass)
+    station.commands.clear()
+    station.request_at_packets[1] = MAX_RESTARTS + 1
+    with pytest.raises(HomeAssistantError) as err:
+        await install(hass)
+    assert err.value.translation_key == "firmware_restarted"
+    assert err.value.translation_placeholders == {"device_id": STATION_ID, "count": "3"}
+    assert [packet.current for packet in station.commands] == [1] * (MAX_RESTARTS + 1)
+    assert hass.states.get(FIRMWARE).attributes["last_install_result"] == "firmware_restarted"
+
+
 async def test_install_errors_before_sending(
     hass: HomeAssistant,
     simulator: StationSimulator,
     station_factory: Callable[..., SimulatedStation],
 ) -> None:
-    """An old F8 model is refused; so is an install whose file went away meanwhile."""
+    """An install whose file went away meanwhile sends nothing."""
     station = await online(hass, simulator, station_factory, firmware=215, device_type=0x06)
     path = firmware_file(hass, "station-06-V2.16.bin")
     await refresh(hass)
-    with pytest.raises(HomeAssistantError) as err:
-        await install(hass)
-    assert err.value.translation_key == "firmware_unsupported"
-    assert err.value.translation_placeholders == {"device_id": STATION_ID, "command": "0xF8"}
     path.unlink()  # the entity still offers it until the folder is read again
     with pytest.raises(HomeAssistantError) as err:
         await install(hass)
@@ -309,4 +368,38 @@ async def test_host_gateway_install_over_fa(
     assert host.firmware_images == [IMAGE]
     state = hass.states.get(entity_id)
     assert state.attributes[ATTR_INSTALLED_VERSION] == "3.02"
+    assert state.attributes["last_install_result"] == "success"
+
+
+async def test_old_host_install_over_f9_and_its_0x15(
+    hass: HomeAssistant,
+    simulator: StationSimulator,
+    station_factory: Callable[..., SimulatedStation],
+) -> None:
+    """Host type 01: 256-byte F9 packets from packet 1; its 0x15 fires the request event."""
+    host = simulator.add_host(
+        0x09000001, [station_factory()], firmware=215, host_type=0x01, reboot_delay=0.05
+    )
+    await simulator.start()
+    await wait_for_station(hass, "09000001", lambda state: state.host_type == 0x01)
+    entity_id = "update.ap3000_09000001_firmware"
+    assert hass.states.get(entity_id).attributes["firmware_file_pattern"] == "host-01-V2.xx.bin"
+    events = async_capture_events(hass, "iot_zinx_upgrade_request")
+    host.request_upgrade()
+    await wait_for_station(hass, "09000001", lambda _: bool(events))
+    assert host.received_commands[0x15] == 1  # answered (host document 4.5)
+    assert {key: events[0].data[key] for key in ("station_id", "device_type")} == {
+        "station_id": "09000001",
+        "device_type": None,
+    }
+    assert events[0].data["firmware_version"] is None
+    firmware_file(hass, "host-01-V2.16.bin", OLD_IMAGE)
+    await refresh(hass, entity_id)
+    await hass.services.async_call(
+        UPDATE_DOMAIN, SERVICE_INSTALL, {ATTR_ENTITY_ID: entity_id}, blocking=True
+    )
+    assert host.commands == packetize(OLD_IMAGE, HOST_F9)
+    assert host.firmware_images == [OLD_IMAGE]
+    state = hass.states.get(entity_id)
+    assert state.attributes[ATTR_INSTALLED_VERSION] == "2.16"
     assert state.attributes["last_install_result"] == "success"

@@ -10,8 +10,9 @@ before each install, and when the update entity is refreshed (``homeassistant.up
 An install sends the image with ``protocol.firmware.send_firmware`` and succeeds only once the
 device reports the new version (the station's next 0x20 register, a host's 0x11 heartbeat).
 An install that fails starts over from packet 1 next time (a station keeps no half image).
-A station's own upgrade request (0x05) fires ``iot_zinx_upgrade_request`` and shows on its
-update entity.
+A device's own upgrade request (0x05; 0x15 from the old RS-485 host) fires
+``iot_zinx_upgrade_request`` and shows on its update entity; during an F8/F9 install it
+sends the image again from packet 1, as the vendor's sections say.
 """
 
 from __future__ import annotations
@@ -34,16 +35,17 @@ from .const import DOMAIN
 from .models import StationState
 from .protocol.errors import StationOfflineError
 from .protocol.firmware import (
+    MAX_RESTARTS,
     FirmwareRejectedError,
+    FirmwareRestartError,
     FirmwareTimeoutError,
-    FirmwareUnsupportedError,
     UpgradeProgress,
     host_method,
     packetize,
     send_firmware,
     station_method,
 )
-from .protocol.messages import UpgradeRequest
+from .protocol.messages import HostUpgradeRequest, UpgradeRequest
 from .protocol.server import DnyServer, StationLink
 from .signals import signal_station_update
 
@@ -129,6 +131,7 @@ class FirmwareInstall:
     total: int = 0
     acknowledged: int = 0
     resends: int = 0
+    restarts: int = 0  # times the device's request (F8/F9) sent the image again from packet 1
     # running, confirming, success, or the error's translation key.
     result: str = "running"
     finished: datetime | None = None
@@ -171,6 +174,8 @@ class FirmwareUpdates:
         self.installs: dict[str, FirmwareInstall] = {}  # the last one of each station
         self.requests: dict[str, dict[str, Any]] = {}  # the last 0x05 of each station
         self._running: set[str] = set()
+        # Per running install: (the request command that restarts it, the event to set).
+        self._restart: dict[str, tuple[int | None, asyncio.Event]] = {}
 
     async def async_scan(self) -> None:
         """Read the folder again (in the executor); tell every update entity if it changed."""
@@ -204,9 +209,9 @@ class FirmwareUpdates:
             if station.is_host
             else station_method(station.device_type)
         )
-        if not method.supported:
-            raise _error("firmware_unsupported", station_id, command=f"0x{method.command:02X}")
         self._running.add(station_id)
+        restart = asyncio.Event()
+        self._restart[station_id] = (method.request, restart)
         install = self.installs[station_id] = FirmwareInstall(
             file=file.name,
             from_version=None if station.firmware is None else version_text(station.firmware),
@@ -218,7 +223,7 @@ class FirmwareUpdates:
             packets = packetize(image, method, device_type=file.device_type, version=file.version)
             install.total = len(packets)
             self._changed(station_id)
-            await self._send(station_id, install, packets, method)
+            await self._send(station_id, install, packets, method, restart=restart)
             install.result = "confirming"
             self._changed(station_id)
             await self._confirm(station_id, file.version, install)
@@ -228,16 +233,20 @@ class FirmwareUpdates:
                 install.result = "firmware_failed"
             install.finished = dt_util.utcnow()
             self._running.discard(station_id)
+            self._restart.pop(station_id, None)
             self._changed(station_id)
 
-    async def _send(self, station_id: str, install: FirmwareInstall, *args: Any) -> None:
+    async def _send(
+        self, station_id: str, install: FirmwareInstall, *args: Any, restart: asyncio.Event
+    ) -> None:
         @callback
         def progress(step: UpgradeProgress) -> None:
             install.acknowledged, install.resends = step.acknowledged, step.resends
+            install.restarts = step.restarts
             self._changed(station_id)
 
         try:
-            await send_firmware(self.server, station_id, *args, progress=progress)
+            await send_firmware(self.server, station_id, *args, progress=progress, restart=restart)
         except StationOfflineError as err:
             install.result = "firmware_station_offline"
             raise _error(install.result, station_id, packet=str(install.acknowledged + 1)) from err
@@ -253,9 +262,9 @@ class FirmwareUpdates:
                 code=str(err.code),
                 description=err.description,
             ) from err
-        except FirmwareUnsupportedError as err:  # pragma: no cover - checked before sending
-            install.result = "firmware_unsupported"
-            raise _error(install.result, station_id, command=f"0x{err.command:02X}") from err
+        except FirmwareRestartError as err:
+            install.result = "firmware_restarted"
+            raise _error(install.result, station_id, count=str(MAX_RESTARTS)) from err
 
     async def _confirm(self, station_id: str, version: int, install: FirmwareInstall) -> None:
         """Wait for the station's state to show ``version`` (its next register or 0x11)."""
@@ -281,18 +290,31 @@ class FirmwareUpdates:
             unsubscribe()
 
     @callback
-    def upgrade_requested(self, link: StationLink, message: UpgradeRequest) -> None:
-        """0x05: remember it for the entity and fire ``iot_zinx_upgrade_request``."""
+    def upgrade_requested(
+        self, link: StationLink, message: UpgradeRequest | HostUpgradeRequest
+    ) -> None:
+        """0x05 / 0x15: remember it for the entity and fire ``iot_zinx_upgrade_request``.
+
+        During an install whose method restarts on this request (F8: 0x05, F9: 0x15) the
+        image goes again from packet 1 (protocol.firmware.send_firmware).
+        """
         station_id = link.device_id
+        restart = self._restart.get(station_id)
+        if restart is not None and restart[0] == message.command:
+            restart[1].set()
         device = dr.async_get(self.hass).async_get_device_by_identifier(
             (DOMAIN, station_id), self.entry_id
         )
+        # 0x15 carries nothing; an old station's 0x05 may carry less than the 2024 layout.
+        request = message if isinstance(message, UpgradeRequest) else UpgradeRequest()
         data = {
             "station_id": station_id,
             "device_id": None if device is None else device.id,
-            "device_type": message.device_type,
-            "firmware_version": version_text(message.firmware),
-            "package_type": message.package_type,
+            "device_type": request.device_type,
+            "firmware_version": None
+            if request.firmware is None
+            else version_text(request.firmware),
+            "package_type": request.package_type,
             "requested_at": dt_util.utc_from_timestamp(link.last_seen).isoformat(),
         }
         self.requests[station_id] = data

@@ -31,7 +31,7 @@ from .firmware import FirmwareUpdates
 from .models import StationState
 from .options import ServerOptions
 from .orders import ChargeOutcome, NoActiveOrderError, Orders
-from .protocol.messages import UpgradeRequest
+from .protocol.messages import HostUpgradeRequest, UpgradeRequest
 from .protocol.server import DnyServer, OfflineReason, ServerConfig, StationLink
 from .repairs import FleetSizeRepair
 from .signals import async_send_station_changed, signal_new_station
@@ -158,7 +158,7 @@ class IotZinxHub:
             # Its station_online failed (the server logs observer errors): add it now.
             self.station_online(link)
         self._apply(self.tracker.message(link, message))
-        if isinstance(message, UpgradeRequest):
+        if isinstance(message, UpgradeRequest | HostUpgradeRequest):
             # Not one of the forwarded event types: an event of its own (firmware.py).
             self.firmware.upgrade_requested(link, message)
 

@@ -1,6 +1,7 @@
 """Firmware upgrades (protocol/firmware.py): packets byte by byte, and the routine against
 the simulator over real TCP: resends on a negative reply and on a timeout, the limits, the
-station going offline, and the station registering with its new version."""
+station going offline, and the station registering with its new version; the old models'
+F8/F9 upgrades in long frames, and their restart at packet 1 on the device's request."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from custom_components.iot_zinx.protocol.errors import CommandTimeoutError, Stat
 from custom_components.iot_zinx.protocol.firmware import (
     HOST_F9,
     HOST_FA,
+    MAX_RESTARTS,
     STATION_E0,
     STATION_F8,
     FirmwareReceiver,
     FirmwareRejectedError,
+    FirmwareRestartError,
     FirmwareTimeoutError,
-    FirmwareUnsupportedError,
     UpgradeProgress,
     check_packet,
     host_method,
@@ -27,14 +29,16 @@ from custom_components.iot_zinx.protocol.firmware import (
     send_firmware,
     station_method,
 )
-from custom_components.iot_zinx.protocol.frame import Frame
+from custom_components.iot_zinx.protocol.frame import Frame, decode_frame
 from custom_components.iot_zinx.protocol.messages import (
     CommandResult,
     FirmwarePacket,
     FirmwareReply,
     HostHeartbeat,
+    HostUpgradeRequest,
     HostUpgradeStart,
     Register,
+    UpgradeRequest,
 )
 from custom_components.iot_zinx.protocol.server import DnyServer, ServerConfig
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
@@ -49,6 +53,8 @@ HOST = "09A00001"
 # 450 bytes: two whole packets and 50 bytes; byte sum 3 * 11175 = 33525 = 0x82F5.
 IMAGE = bytes(range(150)) * 3
 CHECK_HEX = "A1A2A3A4A5A6A7A8 F5820000 21 CE00"
+# An old model's image: one whole 256-byte packet of 0xFF and a 44-byte remainder.
+OLD_IMAGE = b"\xff" * 256 + bytes(range(44))
 
 
 @pytest.fixture
@@ -61,6 +67,32 @@ async def server() -> AsyncGenerator[tuple[DnyServer, Recorder]]:
     await dny.start()
     yield dny, recorder
     await dny.stop()
+
+
+@pytest.fixture
+async def simulator_factory() -> AsyncGenerator[Any]:
+    """A server of the given reply timeout and a simulator against it."""
+    made: list[tuple[DnyServer, StationSimulator]] = []
+
+    async def make(reply_timeout: float) -> tuple[DnyServer, Recorder, StationSimulator]:
+        recorder = Recorder()
+        config = ServerConfig(
+            host="127.0.0.1",
+            port=0,
+            reply_timeout=reply_timeout,
+            command_spacing=0.0,
+            heartbeat_timeout=30,
+        )
+        dny = DnyServer(config, recorder)
+        await dny.start()
+        sim = StationSimulator("127.0.0.1", dny.port)
+        made.append((dny, sim))
+        return dny, recorder, sim
+
+    yield make
+    for dny, sim in made:
+        await sim.stop()
+        await dny.stop()
 
 
 @pytest.fixture
@@ -108,12 +140,11 @@ def test_models_take_the_vendors_upgrade_command() -> None:
     assert host_method(0x50) is HOST_FA
     assert host_method(0x01) is HOST_F9
     assert host_method(None) is HOST_F9
-    assert [m.supported for m in (STATION_E0, HOST_FA, STATION_F8, HOST_F9)] == [
-        True,
-        True,
-        False,
-        False,
-    ]
+    # Packet size, resends ("2次重传" for the old ones) and the request that restarts them.
+    assert [
+        (m.command, m.packet_size, m.retries, m.request)
+        for m in (STATION_E0, HOST_FA, STATION_F8, HOST_F9)
+    ] == [(0xE0, 200, 3, None), (0xFA, 200, 3, None), (0xF8, 256, 2, 0x05), (0xF9, 256, 2, 0x15)]
 
 
 def test_e0_packets_and_the_check_packet_byte_by_byte() -> None:
@@ -282,15 +313,130 @@ async def test_offline_station_aborts_and_the_next_upgrade_restarts_at_packet_1(
     await wait_until(lambda: [r.firmware for r in _registers(recorder)][-1:] == [206])
 
 
-async def test_old_models_are_refused_before_anything_is_sent(
+def test_a_whole_f8_frame_of_a_256_byte_packet() -> None:
+    """Length 0x010D (beyond the generic 256) and the byte sum's low 16 bits, not Adler's."""
+    packets = packetize(OLD_IMAGE, STATION_F8)
+    assert [(p.command, p.total, p.current, len(p.data)) for p in packets] == [
+        (0xF8, 2, 1, 256),
+        (0xF8, 2, 2, 44),
+    ]
+    raw = Frame(PID, 7, 0xF8, packets[0].encode()).encode()
+    assert len(raw) == 5 + 269
+    assert raw[:16] == bytes.fromhex("444E59 0D01 CD28A204 0700 F8 0200 0100")
+    assert raw[16:-2] == b"\xff" * 256
+    # 235 (DNY) + 14 + 411 + 7 + 248 + 2 + 1 + 256 * 255 = 66198 = 0x10296: the sum wraps past
+    # 65535 (and past Adler-32's 65521, which would give 0x02A5).
+    assert raw[-2:] == bytes.fromhex("9602")
+    assert decode_frame(raw) == Frame(PID, 7, 0xF8, packets[0].encode())
+    # An F9 frame is the same but for the command byte (and so the checksum).
+    f9 = Frame(PID, 7, 0xF9, packetize(OLD_IMAGE, HOST_F9)[0].encode()).encode()
+    assert f9[11] == 0xF9
+    assert f9[-2:] == bytes.fromhex("9702")
+
+
+async def test_old_station_takes_f8_packets_and_registers_the_new_version(
     server: tuple[DnyServer, Recorder], simulator: StationSimulator
 ) -> None:
+    """F8: packet 1 starts it (no check packet); the station comes back with its new version."""
+    dny, recorder = server
+    station = await _online(simulator, device_type=0x06, firmware=215, legacy_heartbeat=True)
+    packets = packetize(OLD_IMAGE, STATION_F8)
+    seen: list[UpgradeProgress] = []
+    result = await send_firmware(dny, DEVICE, packets, STATION_F8, progress=seen.append)
+    assert result == UpgradeProgress(2, 2, 0)
+    assert seen == [UpgradeProgress(1, 2, 0), UpgradeProgress(2, 2, 0)]
+    assert station.commands == packets
+    assert station.firmware_images == [OLD_IMAGE]
+    await wait_until(lambda: [r.firmware for r in _registers(recorder)] == [215, 216])
+
+
+async def test_f8_resends_a_packet_twice_then_fails(
+    server: tuple[DnyServer, Recorder], simulator: StationSimulator
+) -> None:
+    """ "如果2次重传，依然不成功，则需重新升级": two resends, then the upgrade fails."""
     dny, _ = server
     station = await _online(simulator, device_type=0x06, firmware=215)
-    with pytest.raises(FirmwareUnsupportedError) as unsupported:
-        await send_firmware(dny, DEVICE, packetize(IMAGE, STATION_F8), STATION_F8)
-    assert unsupported.value.command == 0xF8
-    assert station.commands == []
+    station.refuse_packets[2] = 3
+    packets = packetize(OLD_IMAGE, STATION_F8)
+    with pytest.raises(FirmwareRejectedError) as refused:
+        await send_firmware(dny, DEVICE, packets, STATION_F8)
+    assert (refused.value.packet, refused.value.code) == (2, 1)
+    assert [c.current for c in station.commands] == [1, 2, 2, 2]
+    assert station.firmware_images == []
+    # The next upgrade starts again at packet 1, and the third refusal is the last one.
+    station.commands.clear()
+    result = await send_firmware(dny, DEVICE, packets, STATION_F8)
+    assert result.resends == 0
+    assert [c.current for c in station.commands] == [1, 2]
+    assert station.firmware_images == [OLD_IMAGE]
+
+
+async def test_the_stations_0x05_restarts_the_f8_upgrade_at_packet_1(
+    simulator_factory: Any,
+) -> None:
+    """ "当设备发05指令时，需要从第一包开始重发": the awaited packet is abandoned at once."""
+    # A long reply timeout: nothing but the 0x05 can move the routine past packet 2.
+    dny, recorder, simulator = await simulator_factory(reply_timeout=30.0)
+    station = await _online(simulator, device_type=0x06, firmware=215)
+    station.request_at_packets[2] = 1  # packet 2 is answered by a 0x05, not an F8 reply
+    packets = packetize(OLD_IMAGE + OLD_IMAGE, STATION_F8)
+    restart = asyncio.Event()
+    seen: list[UpgradeProgress] = []
+    running = asyncio.ensure_future(
+        send_firmware(dny, DEVICE, packets, STATION_F8, progress=seen.append, restart=restart)
+    )
+    await wait_until(lambda: any(isinstance(m, UpgradeRequest) for m in recorder.messages(DEVICE)))
+    restart.set()  # what the integration does on the station's 0x05 (firmware.py)
+    result = await running
+    assert result == UpgradeProgress(3, 3, 0, 1)
+    assert [c.current for c in station.commands] == [1, 2, 1, 2, 3]
+    assert station.commands[2:] == packets
+    assert seen[:2] == [UpgradeProgress(1, 3, 0), UpgradeProgress(0, 3, 0, 1)]
+    assert station.firmware_images == [OLD_IMAGE + OLD_IMAGE]
+    assert not restart.is_set()
+
+
+async def test_a_device_that_keeps_asking_ends_the_upgrade() -> None:
+    """Each request restarts at packet 1, up to MAX_RESTARTS times; then the upgrade stops."""
+    restart = asyncio.Event()
+
+    class _Asking(_Replies):
+        async def request(self, device_id: str, command: Any, *, expect_reply: bool = True) -> Any:
+            self.sent.append(command)
+            restart.set()  # the device asks again while the packet is on its way
+            await asyncio.Event().wait()  # and never answers it
+
+    packets = packetize(OLD_IMAGE, STATION_F8)
+    sender = _Asking()
+    with pytest.raises(FirmwareRestartError) as err:
+        await send_firmware(sender, DEVICE, packets, STATION_F8, restart=restart)
+    assert err.value.restarts == MAX_RESTARTS
+    assert sender.sent == [packets[0]] * (MAX_RESTARTS + 1)
+
+
+async def test_old_host_takes_f9_packets_and_its_0x15_is_answered(
+    server: tuple[DnyServer, Recorder], simulator: StationSimulator
+) -> None:
+    """F9: no FA start, 256-byte packets from packet 1; 0x15 gets its result byte."""
+    dny, recorder = server
+    host = simulator.add_host(
+        0x09A00001, [], firmware=215, host_type=0x01, reboot_delay=6.0, speed=600.0
+    )
+    await simulator.start()
+    await wait_until(lambda: dny.link(HOST) is not None)
+    host.request_upgrade()
+    await wait_until(lambda: host.received_commands[0x15] == 1)
+    assert HostUpgradeRequest() in recorder.messages(HOST)
+    packets = packetize(OLD_IMAGE, HOST_F9)
+    await send_firmware(dny, HOST, packets, HOST_F9)
+    assert host.commands == packets
+    assert host.firmware_images == [OLD_IMAGE]
+    await wait_until(
+        lambda: (
+            [m.firmware for m in recorder.messages(HOST) if isinstance(m, HostHeartbeat)][-1:]
+            == [216]
+        )
+    )
 
 
 async def test_host_upgrade_starts_with_an_empty_fa(

@@ -10,6 +10,9 @@ import pytest
 from custom_components.iot_zinx.protocol.errors import FrameError, ProtocolError
 from custom_components.iot_zinx.protocol.frame import (
     HEADER,
+    LONG_FRAME_COMMANDS,
+    LONG_MAX_LENGTH,
+    LONG_MAX_PAYLOAD,
     MAX_LENGTH,
     MAX_PAYLOAD,
     MIN_LENGTH,
@@ -111,6 +114,27 @@ def test_largest_frame() -> None:
     assert len(raw) == PREFIX_SIZE + MAX_LENGTH == 261
     assert raw[3:5] == b"\x00\x01"
     assert decode_frame(raw) == frame
+
+
+def test_long_frames_only_for_f8_and_f9_firmware_packets() -> None:
+    """The old models' 256-byte packets: a 260-byte payload, length field up to 269."""
+    assert ({0xF8, 0xF9}, 260, 269) == (LONG_FRAME_COMMANDS, LONG_MAX_PAYLOAD, LONG_MAX_LENGTH)
+    for command in (0xF8, 0xF9):
+        frame = Frame(0x04AB373B, 1, command, b"\xff" * LONG_MAX_PAYLOAD)
+        raw = frame.encode()
+        assert raw[3:5] == b"\x0d\x01"
+        assert int.from_bytes(raw[-2:], "little") == sum(raw[:-2]) & 0xFFFF
+        assert decode_frame(raw) == frame
+        with pytest.raises(FrameError, match="payload of 261 bytes exceeds the 247"):
+            Frame(0x04AB373B, 1, command, bytes(LONG_MAX_PAYLOAD + 1))
+    with pytest.raises(FrameError, match="payload of 260 bytes exceeds the 247"):
+        Frame(0x04AB373B, 1, 0xE0, bytes(LONG_MAX_PAYLOAD))
+    long_e0 = _with_checksum(b"DNY\x0d\x01" + bytes(6) + b"\xe0" + bytes(260))
+    with pytest.raises(FrameError, match=r"length field 269 is outside 9\.\.256"):
+        decode_frame(long_e0)
+    too_long = _with_checksum(b"DNY\x0e\x01" + bytes(6) + b"\xf8" + bytes(261))
+    with pytest.raises(FrameError, match=r"length field 270 is outside 9\.\.256"):
+        decode_frame(too_long)
 
 
 @pytest.mark.parametrize(

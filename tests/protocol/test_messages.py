@@ -119,7 +119,9 @@ EXAMPLES: list[tuple[Decoder, int, m.Message, int]] = [
         m.Settlement(3600, 100.0, 0.48, 1, 1, 0x7A8D05DD, 1, ORDER, 99.9, 1604914697, 15), 29
     ),
     _upstream(m.LegacyOrderConfirm(1, 0, 0x7A8D05DD, 600, ORDER), 24),
-    _upstream(m.UpgradeRequest(0x21, 126, 7), 7),
+    # Every field optional: an old F8 station's 0x05 predates the 2024 layout.
+    _upstream(m.UpgradeRequest(0x21, 126, 7), 0),
+    _upstream(m.HostUpgradeRequest(), 0),
     _upstream(POWER_HEARTBEAT, 31),
     _upstream(
         m.HostHeartbeat(
@@ -139,7 +141,7 @@ EXAMPLES: list[tuple[Decoder, int, m.Message, int]] = [
     _upstream(m.LockerChargeDone(3600, 100.0, 0.48, 2, 0, 0x7A8D05DD, 0x14, ORDER), 29),
     _upstream(m.PortNotice(1, 2, ORDER), 18),
     # Server replies (section 3).
-    *(_server(m.ResultReply(command, 1), 1) for command in (0x20, 0x21, 0x01, 0x03)),
+    *(_server(m.ResultReply(command, 1), 1) for command in (0x20, 0x21, 0x01, 0x03, 0x15)),
     *(_server(m.TimeReply(command, 1604914697), 4) for command in (0x22, 0x12)),
     _server(m.CardReply(0x7A8D05DD, 6, 1, 1700000000, 0xFF), 11),
     _server(m.OrderConfirmReply(1, 0), 2),
@@ -289,7 +291,9 @@ def test_examples_cover_every_class_and_command() -> None:
         by_decoder.setdefault(decoder.__name__, set()).add(command)
     assert by_decoder["decode_upstream"] == m.UPSTREAM_COMMANDS
     assert by_decoder["decode_downstream"] == m.DOWNSTREAM_COMMANDS
-    assert by_decoder["decode_server_reply"] == {0x20, 0x21, 0x01, 0x03, 0x22, 0x12, 0x02, 0x04}
+    assert by_decoder["decode_server_reply"] == {
+        0x20, 0x21, 0x01, 0x03, 0x15, 0x22, 0x12, 0x02, 0x04
+    }  # fmt: skip
     assert by_decoder["decode_station_reply"] == m.DOWNSTREAM_COMMANDS - {0x81}
 
 
@@ -606,8 +610,8 @@ def test_unknown_messages_are_kept_raw() -> None:
 
 def test_command_sets() -> None:
     assert {
-        0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x11, 0x12, 0x17, 0x20, 0x21, 0x22, 0x35, 0x41,
-        0x42, 0x43, 0x44,
+        0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x11, 0x12, 0x15, 0x17, 0x20, 0x21, 0x22, 0x35,
+        0x41, 0x42, 0x43, 0x44,
     } == m.UPSTREAM_COMMANDS  # fmt: skip
     assert {
         0x31, 0x32, 0x33, 0x34, 0x72, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
@@ -725,6 +729,8 @@ def test_temperature_helpers() -> None:
 def test_firmware_version() -> None:
     # codes.firmware_text, tested in test_codes.py, is the one formatter.
     assert m.UpgradeRequest(0x21, 205, 1).firmware_version == "V2.05"
+    assert m.UpgradeRequest().firmware_version is None
+    assert m.decode_upstream(0x05, b"") == m.UpgradeRequest()
     assert m.Register(600, 2, 0, 0).firmware_version == "V6.00"
     assert m.LegacyHeartbeat(101, 0.0, 0, (), (), (), 0, 0, 0, None).firmware_version == "V1.01"
     assert m.HostHeartbeat(126, 0, 0, 0, 0, "", 0, 0).firmware_version == "V1.26"

@@ -8,7 +8,7 @@ import itertools
 from hypothesis import given, settings, strategies as st
 import pytest
 
-from custom_components.iot_zinx.protocol.frame import MAX_PAYLOAD, Frame
+from custom_components.iot_zinx.protocol.frame import LONG_MAX_PAYLOAD, MAX_PAYLOAD, Frame
 from custom_components.iot_zinx.protocol.stream import (
     DEFAULT_MAX_BUFFER,
     ICCID_LENGTH,
@@ -325,6 +325,73 @@ def test_real_frame_cut_by_tcp_is_not_mistaken_for_noise() -> None:
     splitter = StreamSplitter()
     assert splitter.feed(raw[:-3]) == []
     assert splitter.feed(raw[-3:]) == [frame]
+
+
+# An F8 firmware packet of 256 bytes: a 274-byte frame, beyond the generic cap.
+F8_PACKET = Frame(0x04AB373B, 9, 0xF8, bytes.fromhex("0200 0100") + b"\xff" * 256)
+RAW_F8 = F8_PACKET.encode()
+
+
+@pytest.mark.parametrize("size", [1, 5, 13, 14, 200, 272, 273])
+def test_downstream_splitter_takes_a_long_f8_frame_cut_anywhere(size: int) -> None:
+    splitter = StreamSplitter(downstream=True)
+    assert len(RAW_F8) == 274
+    assert splitter.feed(b"x" + RAW_F8[:size]) == [Garbage(b"x")]
+    assert splitter.buffered == size
+    items = splitter.feed(RAW_F8[size:] + RAW_REGISTER)
+    assert items == [F8_PACKET, REGISTER]
+    assert isinstance(items[0], Frame)
+    assert items[0].payload == F8_PACKET.payload
+    assert (splitter.frames, splitter.bad_frames, splitter.buffered) == (2, 0, 0)
+
+
+def test_the_servers_splitter_keeps_the_cap() -> None:
+    """Stations never send long frames: upstream, an F8 frame of 274 bytes is garbage."""
+    splitter = StreamSplitter()
+    items = coalesced(splitter.feed(RAW_F8 + RAW_REGISTER))
+    assert items == [Garbage(RAW_F8), REGISTER]
+    assert splitter.bad_frames >= 1
+
+
+def test_downstream_long_frames_of_other_commands_or_broken_are_garbage() -> None:
+    splitter = StreamSplitter(downstream=True)
+    other = bytearray(RAW_F8)
+    other[11] = 0xE0  # a long E0: only F8 and F9 may exceed the cap
+    broken = RAW_F8[:-1] + bytes([RAW_F8[-1] ^ 1])
+    too_long = Frame(1, 2, 0xF9, bytes(LONG_MAX_PAYLOAD)).encode()[:3] + b"\x0e\x01"
+    for raw in (bytes(other), broken, too_long):
+        items = coalesced(splitter.feed(raw + RAW_HEARTBEAT))
+        assert items == [Garbage(raw), HEARTBEAT]
+    assert splitter.frames == 3
+
+
+def test_downstream_broken_header_before_a_long_frame_is_skipped() -> None:
+    noise = b"DNY\xc8\x00" + bytes(6) + b"\xf8"  # announces 200 bytes that never come
+    splitter = StreamSplitter(downstream=True)
+    assert splitter.feed(noise) == []
+    items = coalesced(feed_all(splitter, chunked(RAW_F8, [100, 200])))
+    assert items == [Garbage(noise), F8_PACKET]
+    assert splitter.buffered == 0
+
+
+def test_downstream_garbage_then_a_long_frame_in_one_feed() -> None:
+    splitter = StreamSplitter(downstream=True)
+    assert splitter.feed(b"AT" + RAW_F8) == [Garbage(b"AT"), F8_PACKET]
+
+
+def test_downstream_long_header_with_a_whole_frame_inside_is_noise() -> None:
+    # An F8 header announcing 269 bytes, but a whole heartbeat follows inside them: noise,
+    # skipped at once rather than waited for.
+    noise = b"DNY\x0d\x01" + bytes(6) + b"\xf8"
+    splitter = StreamSplitter(downstream=True)
+    assert splitter.feed(noise + RAW_HEARTBEAT) == [Garbage(noise), HEARTBEAT]
+    assert splitter.buffered == 0
+
+
+def test_downstream_long_frames_need_a_buffer_that_holds_them() -> None:
+    splitter = StreamSplitter(max_buffer=200, downstream=True)
+    items = coalesced(splitter.feed(RAW_F8 + RAW_REGISTER))
+    assert items == [Garbage(RAW_F8), REGISTER]
 
 
 def test_max_buffer_minimum() -> None:

@@ -46,6 +46,7 @@ _CMD_SETTLEMENT: Final = 0x03
 _CMD_LEGACY_ORDER_CONFIRM: Final = 0x04
 _CMD_HOST_HEARTBEAT: Final = 0x11
 _CMD_HOST_TIME: Final = 0x12
+_CMD_HOST_UPGRADE_REQUEST: Final = 0x15
 _CMD_REGISTER: Final = 0x20
 _CMD_HEARTBEAT: Final = 0x21
 _CMD_TIME: Final = 0x22
@@ -309,7 +310,7 @@ class Connection(asyncio.Protocol):
     ) -> ResultReply | TimeReply | OrderConfirmReply | None:
         """The gateway's own answers (docs/protocol.md 3 and 6)."""
         command = frame.command
-        if command == _CMD_REGISTER:
+        if command in (_CMD_REGISTER, _CMD_HOST_UPGRADE_REQUEST):
             return ResultReply(command, 0)
         if command == _CMD_HEARTBEAT:
             self._registry.modern_heartbeat.add(frame.physical_id)

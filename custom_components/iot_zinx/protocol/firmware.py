@@ -2,29 +2,31 @@
 
 docs/protocol.md 4 "Firmware upgrade" and docs/firmware.md. The vendor's tables (station
 document, 0x01 device types; host document, 0x11 host types) give each model its upgrade
-command and packet size:
+command, packet size and the command with which the device asks for an upgrade:
 
 * stations of the newer types take **E0**, 200-byte packets, followed by the V8.5 *check
   packet* (the image's byte sum, the device type and the new version);
 * hosts other than the old RS-485 model take **FA**: an empty FA first puts the host into its
   upgrade state (its reply also asks for packet 1), then 200-byte packets, no check packet;
-* the old models take **F8** (stations) or **F9** (hosts) with 256-byte packets. A 256-byte
-  packet makes a 260-byte payload, more than the 247 a frame holds (docs/protocol.md 2):
-  the vendor's rules contradict each other, so these upgrades are refused
-  (``FirmwareUnsupportedError``) instead of sending frames no station is known to accept.
+* the old models take **F8** (stations) or **F9** (the old RS-485 host) with 256-byte
+  packets, in frames longer than the generic cap (frame.py ``LONG_FRAME_COMMANDS``). The
+  server starts with packet 1; a packet may be resent twice ("如果2次重传，依然不成功，则需
+  重新升级"), and when the device asks again (0x05 station, 0x15 host) the image goes
+  again from packet 1.
 
 Packets are numbered from 1; the last one carries the image's remainder unpadded (the
 document pads only the check packet). ``send_firmware`` sends them one by one over
 ``DnyServer.request`` (which itself resends a packet once after its reply timeout) and
-resends a packet after a negative reply (result 1) or a timeout, at most ``retries`` times,
-as the vendor advises ("30 s without a reply: resend the packet, up to 3 times"). Every other
-non-zero result ends the upgrade. ``FirmwareReceiver`` is the station's side of the same
-rules, for the simulator and the tests.
+resends a packet after a negative reply (result 1) or a timeout, at most the method's
+``retries`` times (E0/FA: "30 s without a reply: resend the packet, up to 3 times"; F8/F9:
+twice). Every other non-zero result ends the upgrade. ``FirmwareReceiver`` is the station's
+side of the same rules, for the simulator and the tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -39,8 +41,13 @@ from .messages import (
 
 PACKET_SIZE: Final = 200
 OLD_PACKET_SIZE: Final = 256
-# The vendor: resend a packet that got no reply, "up to 3 times".
+# The vendor: resend a packet that got no reply, "up to 3 times" (E0, FA); F8 and F9: "if
+# it still fails after 2 resends, the upgrade must start again".
 DEFAULT_RETRIES: Final = 3
+OLD_RETRIES: Final = 2
+# How often a device's request (0x05 / 0x15) may restart an upgrade at packet 1 before the
+# install gives up: a device that keeps asking is not taking the image.
+MAX_RESTARTS: Final = 3
 CHECK_HEADER: Final = bytes(range(0xA1, 0xA9))
 RESULT_OK: Final = 0
 RESULT_RESEND: Final = 1
@@ -72,14 +79,6 @@ class FirmwareError(CommandError):
         self.device_id = device_id
 
 
-class FirmwareUnsupportedError(FirmwareError):
-    """The model's upgrade command cannot be sent (F8/F9: 256-byte packets exceed a frame)."""
-
-    def __init__(self, device_id: str, command: int) -> None:
-        super().__init__(device_id, f"upgrade command 0x{command:02X} is not supported")
-        self.command = command
-
-
 class FirmwareTimeoutError(FirmwareError):
     """A packet (0: the FA start) got no reply, nor to its ``retries`` resends."""
 
@@ -100,6 +99,14 @@ class FirmwareRejectedError(FirmwareError):
         self.code = code
 
 
+class FirmwareRestartError(FirmwareError):
+    """The device asked for its upgrade again (0x05 / 0x15) more than ``MAX_RESTARTS`` times."""
+
+    def __init__(self, device_id: str, restarts: int) -> None:
+        super().__init__(device_id, f"upgrade restarted at packet 1 {restarts} times, stopped")
+        self.restarts = restarts
+
+
 @dataclass(frozen=True, slots=True)
 class UpgradeMethod:
     """How one model is upgraded: the command, its packet size, the extras around it."""
@@ -108,17 +115,24 @@ class UpgradeMethod:
     packet_size: int
     check_packet: bool  # append the V8.5 check packet (E0 only)
     start: bool  # an empty command first puts the device into its upgrade state (FA)
+    retries: int  # resends of one packet before the upgrade fails
+    # The device's own request (F8: 0x05, F9: 0x15), on which the image goes again from
+    # packet 1; None where no upstream command restarts it.
+    request: int | None
 
-    @property
-    def supported(self) -> bool:
-        """False for the 256-byte packets a frame cannot carry (F8, F9)."""
-        return self.packet_size <= PACKET_SIZE
 
-
-STATION_E0: Final = UpgradeMethod(0xE0, PACKET_SIZE, check_packet=True, start=False)
-STATION_F8: Final = UpgradeMethod(0xF8, OLD_PACKET_SIZE, check_packet=False, start=False)
-HOST_FA: Final = UpgradeMethod(0xFA, PACKET_SIZE, check_packet=False, start=True)
-HOST_F9: Final = UpgradeMethod(0xF9, OLD_PACKET_SIZE, check_packet=False, start=False)
+STATION_E0: Final = UpgradeMethod(
+    0xE0, PACKET_SIZE, check_packet=True, start=False, retries=DEFAULT_RETRIES, request=None
+)
+STATION_F8: Final = UpgradeMethod(
+    0xF8, OLD_PACKET_SIZE, check_packet=False, start=False, retries=OLD_RETRIES, request=0x05
+)
+HOST_FA: Final = UpgradeMethod(
+    0xFA, PACKET_SIZE, check_packet=False, start=True, retries=DEFAULT_RETRIES, request=None
+)
+HOST_F9: Final = UpgradeMethod(
+    0xF9, OLD_PACKET_SIZE, check_packet=False, start=False, retries=OLD_RETRIES, request=0x15
+)
 
 
 def station_method(device_type: int | None) -> UpgradeMethod:
@@ -180,6 +194,7 @@ class UpgradeProgress:
     acknowledged: int
     total: int
     resends: int
+    restarts: int = 0  # times the device's request sent the image again from packet 1
 
 
 type ProgressCallback = Callable[[UpgradeProgress], None]
@@ -191,51 +206,92 @@ async def send_firmware(
     packets: Sequence[FirmwarePacket],
     method: UpgradeMethod,
     *,
-    retries: int = DEFAULT_RETRIES,
+    retries: int | None = None,
     progress: ProgressCallback | None = None,
+    restart: asyncio.Event | None = None,
 ) -> UpgradeProgress:
     """Send every packet in order; the final progress once the last one is acknowledged.
 
-    Raises ``FirmwareUnsupportedError`` for F8/F9, ``FirmwareRejectedError`` for a result
-    other than 0 and 1 (or a packet refused more than ``retries`` times),
-    ``FirmwareTimeoutError`` for a packet unanswered more than ``retries`` times and
-    ``StationOfflineError`` at once when the station goes away (the caller restarts from
-    packet 1: a station keeps no half-received image across a restart).
+    ``retries`` defaults to the method's. ``restart`` is set by the caller when the device
+    sends its request (``method.request``): the packet awaited is abandoned and the image
+    goes again from packet 1, at most ``MAX_RESTARTS`` times (then
+    ``FirmwareRestartError``). Raises ``FirmwareRejectedError`` for a result other than 0
+    and 1 (or a packet refused more than ``retries`` times), ``FirmwareTimeoutError`` for a
+    packet unanswered more than ``retries`` times and ``StationOfflineError`` at once when
+    the station goes away (the caller restarts from packet 1: a station keeps no
+    half-received image across a restart).
     """
-    if not method.supported:
-        raise FirmwareUnsupportedError(device_id, method.command)
-    resends = 0
+    retries = method.retries if retries is None else retries
+    resends = restarts = attempts = index = 0
     total = len(packets)
     if method.start:
         await _start(sender, device_id, retries)
-    for packet in packets:
-        attempts = 0
-        while True:
-            code = await _send_packet(sender, device_id, packet)
-            if code == RESULT_OK:
-                break
-            if code is not None and code != RESULT_RESEND:
-                raise FirmwareRejectedError(device_id, packet.current, code)
-            attempts += 1
-            if attempts > retries:
-                if code is None:
-                    raise FirmwareTimeoutError(device_id, packet.current)
-                raise FirmwareRejectedError(device_id, packet.current, code)
-            resends += 1
-        if progress is not None:
-            progress(UpgradeProgress(packet.current, total, resends))
-    return UpgradeProgress(total, total, resends)
+    while index < total:
+        packet = packets[index]
+        code = await _send_packet(sender, device_id, packet, restart)
+        if restart is not None and restart.is_set():
+            restart.clear()
+            restarts += 1
+            if restarts > MAX_RESTARTS:
+                raise FirmwareRestartError(device_id, MAX_RESTARTS)
+            index = attempts = 0
+            if progress is not None:
+                progress(UpgradeProgress(0, total, resends, restarts))
+            continue
+        if code == RESULT_OK:
+            index += 1
+            attempts = 0
+            if progress is not None:
+                progress(UpgradeProgress(packet.current, total, resends, restarts))
+            continue
+        if code is not None and code != RESULT_RESEND:
+            raise FirmwareRejectedError(device_id, packet.current, code)
+        attempts += 1
+        if attempts > retries:
+            if code is None:
+                raise FirmwareTimeoutError(device_id, packet.current)
+            raise FirmwareRejectedError(device_id, packet.current, code)
+        resends += 1
+    return UpgradeProgress(total, total, resends, restarts)
 
 
-async def _send_packet(sender: CommandSender, device_id: str, packet: FirmwarePacket) -> int | None:
-    """The packet's result code; None when the station did not answer (nor the resend)."""
+async def _send_packet(
+    sender: CommandSender,
+    device_id: str,
+    packet: FirmwarePacket,
+    restart: asyncio.Event | None,
+) -> int | None:
+    """The packet's result code; None when the station did not answer (nor the resend).
+
+    When ``restart`` is set meanwhile the wait is abandoned; the caller sees the event.
+    """
     try:
-        reply = await sender.request(device_id, packet)
+        request = sender.request(device_id, packet)
+        reply = await (request if restart is None else _unless_set(request, restart))
     except CommandTimeoutError:
         return None
     if not isinstance(reply, FirmwareReply):
         return RESULT_RESEND  # an undecodable reply counts as a bad packet
     return reply.result
+
+
+async def _unless_set(
+    request: Awaitable[StationReply | None], event: asyncio.Event
+) -> StationReply | None:
+    """The request's reply, or None as soon as ``event`` is set (the request is cancelled)."""
+    task = asyncio.ensure_future(request)
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait((task, waiter), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        if not task.done():
+            task.cancel()
+            # Let the request's own clean-up (its channel, its lock) run before the next one.
+            await asyncio.wait((task,))
+    if task.cancelled():
+        return None
+    return task.result()
 
 
 async def _start(sender: CommandSender, device_id: str, retries: int) -> None:

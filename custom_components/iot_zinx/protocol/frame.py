@@ -21,6 +21,13 @@ MAX_LENGTH = 256
 # Header 3 + length field 2.
 PREFIX_SIZE = 5
 MAX_PAYLOAD = MAX_LENGTH - MIN_LENGTH
+# The one exception, downstream only: the old models' firmware packets (F8 stations, F9 the
+# old RS-485 host) carry 256 data bytes after total u16 and current u16, as the vendor's
+# upgrade tables and sections specify; the command's own rule wins over the cap above.
+# Stations never send such frames, so the server's splitter keeps the cap (stream.py).
+LONG_FRAME_COMMANDS = frozenset({0xF8, 0xF9})
+LONG_MAX_PAYLOAD = 4 + 256
+LONG_MAX_LENGTH = MIN_LENGTH + LONG_MAX_PAYLOAD
 
 _PHYSICAL_ID_TEXT = re.compile(r"(?:0[xX])?([0-9A-Fa-f]{8})")
 
@@ -31,10 +38,19 @@ _ADLER_EXACT = 256
 
 
 def checksum(data: bytes | bytearray | memoryview) -> int:
-    """Low 16 bits of the sum of every byte (header through payload)."""
+    """Low 16 bits of the sum of every byte (header through payload).
+
+    Beyond ``_ADLER_EXACT`` bytes (a long F8/F9 frame) the sum may pass 65521, where Adler-32
+    wraps: ``sum`` there.
+    """
     if len(data) <= _ADLER_EXACT:
         return (adler32(data) & 0xFFFF) - 1
     return sum(data) & 0xFFFF
+
+
+def _long_frame_allowed(command: int, length: int) -> bool:
+    """Whether a length field beyond ``MAX_LENGTH`` is an F8/F9 firmware packet's."""
+    return command in LONG_FRAME_COMMANDS and MAX_LENGTH < length <= LONG_MAX_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +69,9 @@ class Frame:
             raise FrameError(f"message id {self.message_id} does not fit in 2 bytes")
         if not 0 <= self.command <= 0xFF:
             raise FrameError(f"command {self.command} does not fit in 1 byte")
-        if len(self.payload) > MAX_PAYLOAD:
+        if len(self.payload) > MAX_PAYLOAD and not _long_frame_allowed(
+            self.command, MIN_LENGTH + len(self.payload)
+        ):
             raise FrameError(
                 f"payload of {len(self.payload)} bytes exceeds the {MAX_PAYLOAD} a frame holds"
             )
@@ -83,7 +101,7 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
     if len(raw) < PREFIX_SIZE + MIN_LENGTH:
         raise FrameError(f"frame of {len(raw)} bytes is shorter than the smallest frame")
     length = int.from_bytes(raw[3:5], "little")
-    if not MIN_LENGTH <= length <= MAX_LENGTH:
+    if not MIN_LENGTH <= length <= MAX_LENGTH and not _long_frame_allowed(raw[11], length):
         raise FrameError(f"length field {length} is outside {MIN_LENGTH}..{MAX_LENGTH}")
     if len(raw) != PREFIX_SIZE + length:
         raise FrameError(f"length field says {PREFIX_SIZE + length} bytes, got {len(raw)}")

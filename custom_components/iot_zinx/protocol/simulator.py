@@ -37,6 +37,7 @@ from .firmware import (
     RESULT_OK,
     RESULT_RESEND,
     FirmwareReceiver,
+    host_method,
     station_method,
 )
 from .frame import Frame, format_physical_id, parse_physical_id
@@ -59,6 +60,7 @@ from .messages import (
     HostHeartbeat,
     HostReboot,
     HostTimeRequest,
+    HostUpgradeRequest,
     HostUpgradeStart,
     LegacyHeartbeat,
     Limits,
@@ -87,6 +89,7 @@ from .messages import (
     TemporaryQrCode,
     TimeReply,
     TimeRequest,
+    UpgradeRequest,
     decode_downstream,
     decode_server_reply,
 )
@@ -227,7 +230,8 @@ class _Wire(asyncio.Protocol):
         self.owner = owner
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
-        self.splitter = StreamSplitter()
+        # What the server sends: the old models' F8/F9 packets exceed the generic frame cap.
+        self.splitter = StreamSplitter(downstream=True)
         self.last_sent = self.loop.time()
         self.lost: asyncio.Future[None] = self.loop.create_future()
         self.keepalive: asyncio.Task[None] | None = None
@@ -319,8 +323,14 @@ class _Endpoint:
         # many times as counted.
         self.drop_packets: Counter[int] = Counter()
         self.refuse_packets: Counter[int] = Counter()
+        # Packets answered by asking for the upgrade again instead (0x05 / 0x15: an old
+        # model that restarted mid-upgrade), as many times as counted.
+        self.request_at_packets: Counter[int] = Counter()
         self.firmware_receiver: FirmwareReceiver | None = None
         self.firmware_images: list[bytes] = []  # every image received whole, in order
+        # Nothing in an F8/F9/FA upgrade names the new version (E0's check packet does): the
+        # device comes back with this one (None: the old one plus 1).
+        self.next_firmware: int | None = None
         self._message_id = 0
         self._address: tuple[str, int] | None = None
         self._wire: _Wire | None = None
@@ -586,6 +596,10 @@ class _Endpoint:
         self, frame: Frame, packet: FirmwarePacket, receiver: FirmwareReceiver
     ) -> None:
         """Take one firmware packet (protocol/firmware.py); a whole image reboots into it."""
+        if self.request_at_packets[packet.current] > 0:
+            self.request_at_packets[packet.current] -= 1
+            self.request_upgrade()
+            return
         if self.drop_packets[packet.current] > 0:
             self.drop_packets[packet.current] -= 1
             return
@@ -603,6 +617,10 @@ class _Endpoint:
             self._upgraded(receiver)
 
     def _upgraded(self, receiver: FirmwareReceiver) -> None:
+        raise NotImplementedError
+
+    def request_upgrade(self) -> None:
+        """Ask the server for an upgrade (0x05 station, 0x15 host)."""
         raise NotImplementedError
 
     def _reboot_later(self) -> None:
@@ -630,10 +648,13 @@ class SimulatedStation(_Endpoint):
     ``memory_clears``, ``doors_opened``. To make the station misbehave: ``ignore_commands``,
     ``drop_commands`` (the next N commands go unanswered), ``forced_results`` (command byte ->
     result code).
-    Firmware (E0, protocol/firmware.py): ``firmware_receiver`` checks the packets,
-    ``firmware_images`` holds every image received whole, after which the station reboots
-    and registers with the version of the check packet; ``drop_packets`` /
-    ``refuse_packets`` (packet number -> count) leave packets unanswered or answer them 1.
+    Firmware (protocol/firmware.py): the device type picks E0 (200-byte packets, the check
+    packet) or F8 (the old types: 256-byte packets in long frames); ``firmware_receiver``
+    checks the packets, ``firmware_images`` holds every image received whole, after which
+    the station reboots and registers with the check packet's version (F8:
+    ``next_firmware``, default the old one plus 1); ``drop_packets`` / ``refuse_packets``
+    (packet number -> count) leave packets unanswered or answer them 1, ``request_at_packets``
+    answers them with 0x05 (``request_upgrade``) instead.
     """
 
     def __init__(
@@ -958,10 +979,16 @@ class SimulatedStation(_Endpoint):
             self._finish(state, StopReason.SERVER.value)
 
     def _upgraded(self, receiver: FirmwareReceiver) -> None:
-        """The check packet named the new version: reboot and register with it."""
+        """Reboot and register with the version the check packet named (F8: ``next_firmware``)."""
         if receiver.version is not None:
             self.firmware = receiver.version
+        else:
+            self.firmware = self.firmware + 1 if self.next_firmware is None else self.next_firmware
         self._reboot_later()
+
+    def request_upgrade(self) -> None:
+        """0x05: ask the server for an upgrade (an old F8 station: send it from packet 1)."""
+        self.send(UpgradeRequest(self.device_type, self.firmware, 0))
 
     def _charge_control(self, frame: Frame, command: ChargeControl, forced: int | None) -> None:
         port, result, waiting = self._charge_result(command, forced)
@@ -1188,7 +1215,9 @@ class SimulatedHost(_Endpoint):
     time request; its sub-stations then talk through it (docs/protocol.md 1, "Host gateways").
     It answers every command with result 0: 0x31 reboots it, 0x32 restarts its module (the
     connection drops and comes back), 0x34 is kept in ``server_address`` and 0x33 counted in
-    ``sub_upgrade_clears``.
+    ``sub_upgrade_clears``. Firmware: an empty FA then 200-byte FA packets, or, for host type
+    01 (the old RS-485 host), 256-byte F9 packets from packet 1; ``request_upgrade`` sends
+    0x15. It comes back with ``next_firmware``.
     """
 
     def __init__(
@@ -1222,9 +1251,6 @@ class SimulatedHost(_Endpoint):
         self.module_type = module_type
         self.host_heartbeat_interval = host_heartbeat_interval
         self.reboot_delay = reboot_delay
-        # The FA upgrade has no check packet, so nothing in it names the new version: the
-        # host reports this one after an upgrade (None: the old one plus 1).
-        self.next_firmware: int | None = None
         self.reboots = 0
         # 0x34 / 0x32 / 0x33, for the tests to read.
         self.server_address: ChangeServerAddress | None = None
@@ -1284,6 +1310,10 @@ class SimulatedHost(_Endpoint):
         self.firmware_receiver = None
         self._reboot_later()
 
+    def request_upgrade(self) -> None:
+        """0x15 (the old RS-485 host): ask the server to send the F9 image from packet 1."""
+        self.send(HostUpgradeRequest())
+
     async def _run_session(self) -> None:
         self.send(self.host_heartbeat_message())
         await self.exchange(HostTimeRequest())
@@ -1304,6 +1334,12 @@ class SimulatedHost(_Endpoint):
             self.answer(frame, FirmwareReply(command.command, 0, 0))
             return
         if isinstance(command, FirmwarePacket):
+            method = host_method(self.host_type)
+            if self.firmware_receiver is None and not method.start:
+                # F9 (the old RS-485 host): packet 1 starts the upgrade, 256-byte packets.
+                self.firmware_receiver = FirmwareReceiver(
+                    self.host_type, check_packet=False, packet_size=method.packet_size
+                )
             if self.firmware_receiver is None:
                 self.answer(frame, FirmwareReply(command.command, RESULT_RESEND, 0))
             else:

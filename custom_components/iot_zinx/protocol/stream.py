@@ -19,7 +19,18 @@ import re
 import struct
 from zlib import adler32
 
-from .frame import HEADER, MAX_LENGTH, MIN_LENGTH, PREFIX_SIZE, Frame, new_blank_frame
+from .frame import (
+    HEADER,
+    LONG_FRAME_COMMANDS,
+    LONG_MAX_LENGTH,
+    MAX_LENGTH,
+    MIN_LENGTH,
+    PREFIX_SIZE,
+    Frame,
+    checksum,
+    frame_from_wire,
+    new_blank_frame,
+)
 
 ICCID_LENGTH = 20
 LINK = b"link"
@@ -74,16 +85,31 @@ class StreamSplitter:
     for the next call; everything that cannot is returned at once as one ``Garbage`` per
     contiguous run. The bytes held between calls never exceed ``max_buffer``: a header
     announcing a frame larger than that (or than ``MAX_LENGTH``) is garbage.
+
+    ``downstream=True`` splits what the server sends (the simulator's side): there the old
+    models' F8/F9 firmware packets may reach ``LONG_MAX_LENGTH`` (frame.py). The server's
+    own splitter keeps the cap, since stations never send such frames.
     """
 
-    __slots__ = ("_max_length", "_pending", "bad_frames", "frames", "skipped_bytes")
+    __slots__ = (
+        "_long_max_length",
+        "_max_length",
+        "_pending",
+        "bad_frames",
+        "frames",
+        "skipped_bytes",
+    )
 
-    def __init__(self, max_buffer: int = DEFAULT_MAX_BUFFER) -> None:
+    def __init__(self, max_buffer: int = DEFAULT_MAX_BUFFER, *, downstream: bool = False) -> None:
         if max_buffer < MIN_BUFFER:
             raise ValueError(f"max_buffer {max_buffer} is below the minimum of {MIN_BUFFER}")
         # The largest length field accepted: docs/protocol.md section 2 caps it at 256, and a
         # frame that could not fit in the buffer must not be waited for.
         self._max_length = min(MAX_LENGTH, max_buffer - PREFIX_SIZE)
+        # The same for F8/F9 frames; equal to _max_length (no long frames) upstream.
+        self._long_max_length = (
+            min(LONG_MAX_LENGTH, max_buffer - PREFIX_SIZE) if downstream else self._max_length
+        )
         self._pending = b""
         self.frames = 0
         self.bad_frames = 0
@@ -143,6 +169,25 @@ class StreamSplitter:
                         # header is noise (e.g. a corrupted length field) and waiting for
                         # it would hold back real frames, and command replies, for minutes.
                         break
+                elif max_length < length <= self._long_max_length:
+                    # Off the hot path: only a downstream splitter gets here (F8/F9 packets).
+                    if available < _SMALLEST_FRAME:
+                        break  # the command byte, which decides, has not arrived yet
+                    stop = pos + PREFIX_SIZE + length
+                    if command in LONG_FRAME_COMMANDS:
+                        if stop <= end:
+                            check = stop - 2
+                            if checksum(buf[pos:check]) == buf[check] | buf[check + 1] << 8:
+                                if garbage_start >= 0:
+                                    append(self._garbage(buf[garbage_start:pos]))
+                                    garbage_start = -1
+                                payload = buf[pos + _PAYLOAD_OFFSET : check]
+                                append(frame_from_wire(physical_id, message_id, command, payload))
+                                frames += 1
+                                pos = stop
+                                continue
+                        elif not self._frame_within(buf, pos + 1, end):
+                            break
                 # Impossible length, bad checksum, or a header that valid frames overrun:
                 # skip its "D" only, since a real header may start inside what it announced.
                 self.bad_frames += 1
@@ -189,7 +234,11 @@ class StreamSplitter:
         return Garbage(data)
 
     def _frame_within(self, buf: bytes, start: int, end: int) -> bool:
-        """Whether a whole frame with a valid length and checksum starts in buf[start:end]."""
+        """Whether a whole frame with a valid length and checksum starts in buf[start:end].
+
+        Frames of the generic cap only: a long F8/F9 frame cannot end inside another
+        header's announced length before that header's own frame is complete.
+        """
         max_length = self._max_length
         found = buf.find(HEADER, start, end)
         while found >= 0 and end - found >= PREFIX_SIZE + MIN_LENGTH:

@@ -533,11 +533,10 @@ class FirmwarePacket(Message):
 
     E0 sub-station, E1 power board, E2 host, F8 old stations, F9/FA: packets of 200 bytes (256
     for F8/F9), ``current`` counting from 1. The self-downloading upgrade E4 carries no packet
-    and is ``UpgradeTrigger``; an FA with an empty payload is ``HostUpgradeStart``. Note: a
-    256-byte packet makes a 260-byte payload, beyond the 247 bytes a frame holds (section 2
-    caps a frame at 256 bytes after the length field); the vendor's two rules contradict each
-    other, so such a packet cannot be framed as is: ``protocol.firmware`` refuses the F8/F9
-    upgrades rather than send frames no station is documented to accept (docs/firmware.md).
+    and is ``UpgradeTrigger``; an FA with an empty payload is ``HostUpgradeStart``. A 256-byte
+    F8/F9 packet makes a 260-byte payload, beyond the 247 bytes of the generic frame cap: the
+    command's own rule wins, and ``frame.LONG_FRAME_COMMANDS`` lets these frames through
+    (downstream only).
     """
 
     COMMANDS: ClassVar[frozenset[int]] = frozenset({0xE0, 0xE1, 0xE2, 0xF8, 0xF9, 0xFA})

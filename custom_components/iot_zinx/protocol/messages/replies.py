@@ -45,9 +45,9 @@ _RESULT_REPLY = _Layout(_Field("result", "B"), params=("command",))
 @_RESULT_REPLY.bind
 @dataclass(frozen=True, slots=True)
 class ResultReply(Message):
-    """The server's ``result u8`` (0 = ok) to 0x20, 0x21, 0x01 and 0x03."""
+    """The server's ``result u8`` (0 = ok) to 0x20, 0x21, 0x01, 0x03 and 0x15."""
 
-    COMMANDS: ClassVar[frozenset[int]] = frozenset({0x20, 0x21, 0x01, 0x03})
+    COMMANDS: ClassVar[frozenset[int]] = frozenset({0x20, 0x21, 0x01, 0x03, 0x15})
 
     # field() stops dataclass from taking the inherited Message.command property as a default.
     command: int = field()

@@ -403,27 +403,43 @@ class LegacyOrderConfirm(_DeclaredMessage):
         return _card_hex(self.card_id)
 
 
+# The old F8 stations request with 0x05 long before its payload was documented (2024-10):
+# every field is optional, so a shorter 0x05 is still an upgrade request.
 _UPGRADE_REQUEST = _Layout(
-    _Field("device_type", "B"), _Field("firmware", "H"), _Field("package_type", "I")
+    optional=(_Field("device_type", "B"), _Field("firmware", "H"), _Field("package_type", "I"))
 )
 
 
 @_UPGRADE_REQUEST.bind
 @dataclass(frozen=True, slots=True)
 class UpgradeRequest(_DeclaredMessage):
-    """0x05 the station asks to be upgraded (no reply)."""
+    """0x05 the station asks to be upgraded (no reply); an old F8 station restarts with it.
+
+    The vendor's F8 section: on a 0x05 the server sends the image again from packet 1.
+    """
 
     COMMAND: ClassVar[int] = 0x05
 
-    device_type: int
-    firmware: int
-    package_type: int
+    device_type: int | None = None
+    firmware: int | None = None
+    package_type: int | None = None
     trailing: bytes = b""
 
     @property
-    def firmware_version(self) -> str:
+    def firmware_version(self) -> str | None:
         """``"V1.26"`` for firmware 126."""
-        return firmware_text(self.firmware)
+        return None if self.firmware is None else firmware_text(self.firmware)
+
+
+@dataclass(frozen=True, slots=True)
+class HostUpgradeRequest(_EmptyMessage):
+    """0x15 the old RS-485 host asks for its F9 upgrade (reply: ``ResultReply``).
+
+    Host document 4.5: sent only after a failed upgrade and a restart; the server answers and
+    sends the image again from packet 1.
+    """
+
+    COMMAND: ClassVar[int] = 0x15
 
 
 _POWER = _Layout(
@@ -777,6 +793,7 @@ UpstreamMessage = (
     | Settlement
     | LegacyOrderConfirm
     | UpgradeRequest
+    | HostUpgradeRequest
     | PowerHeartbeat
     | HostHeartbeat
     | HostStatus
@@ -800,6 +817,7 @@ _UPSTREAM: dict[int, Callable[[bytes], UpstreamMessage]] = {
         Settlement,
         LegacyOrderConfirm,
         UpgradeRequest,
+        HostUpgradeRequest,
         PowerHeartbeat,
         HostHeartbeat,
         HostStatus,
