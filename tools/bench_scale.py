@@ -2,7 +2,7 @@
 
     scripts/bench_scale --stations 500 [--ports 10] [--duration 60] [--speed 1]
         [--port-entities all|essential|none|connectivity] [--settle S]
-        [--allocator jemalloc|glibc]
+        [--allocator auto|jemalloc|glibc]
 
 Home Assistant is started exactly as ``scripts/develop --no-simulator`` starts it (the code
 of tools/demo_setup.py), in a temporary configuration directory, plus a small probe
@@ -111,7 +111,7 @@ import time
 import voluptuous as vol
 
 from homeassistant.components import websocket_api
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_platform, entity_registry as er
 
 DOMAIN = "iot_zinx_bench"
 INTERVAL = 0.05
@@ -178,14 +178,23 @@ async def async_setup(hass, config):
 
     def report():
         hub = None
+        server_entry = None
         for entry in hass.config_entries.async_entries("iot_zinx"):
             if entry.data.get("kind") != "forwarding":  # webhook forwarding's entry: no hub
                 hub = getattr(entry, "runtime_data", None)
+                server_entry = entry
         data = {"t": time.monotonic(), "lags_ms": [round(x * 1000, 2) for x in lags],
                 "states": hass.states.async_entity_ids_count(),
                 "gc2_ms": [round(x * 1000, 1) for x in gc_pauses]}
         lags.clear()
         gc_pauses.clear()
+        if server_entry is not None:
+            # Home Assistant adds no new enabled entity to a config entry beyond its cap
+            # (entity_platform.MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY): what the entry has.
+            data["enabled_entities"] = er.async_get(
+                hass).entities.get_enabled_count_for_config_entry_id(server_entry.entry_id)
+            data["entity_cap"] = getattr(
+                entity_platform, "MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY", None)
         if hub is not None:
             stats = hub.server.stats
             data.update(frames_in=stats.frames_in, frames_out=stats.frames_out,
@@ -807,6 +816,17 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 )
             )
             lines.append(("entities (states) of the fleet", f"{states_now - states_before}"))
+            # Home Assistant adds no new enabled entity to a config entry at its cap (it logs
+            # a warning): the rest of the fleet's entities would silently be missing.
+            enabled, cap = samples.last.get("enabled_entities", 0), samples.last.get("entity_cap")
+            report["enabled_entities"] = enabled
+            report["entity_cap_reached"] = cap is not None and enabled >= cap
+            lines.append(
+                ("enabled entities of the server's entry (cap)",
+                 f"{enabled} ({cap})" + (
+                     "  REACHED: the fleet's entities are incomplete"
+                     if report["entity_cap_reached"] else ""))
+            )  # fmt: skip
             storm_rss = rss_mb(hass)
 
             # Charging on a third of the ports.
@@ -1151,9 +1171,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--allocator",
-        choices=("jemalloc", "glibc"),
-        default="jemalloc",
-        help="Home Assistant's malloc: jemalloc as its container runs it (default), or glibc",
+        choices=("auto", "jemalloc", "glibc"),
+        default="auto",
+        help="Home Assistant's malloc: jemalloc as its container runs it, or glibc; "
+        "auto (default): jemalloc where it is installed, else glibc",
     )
     parser.add_argument(
         "--port-entities",
@@ -1206,6 +1227,11 @@ def main() -> int:
         return 0
     if args.tracemalloc:
         os.environ["PYTHONTRACEMALLOC"] = "1"  # inherited by Home Assistant only
+    if args.allocator == "auto":
+        # A new user's machine rarely has jemalloc: measure with glibc then, and say so.
+        args.allocator = "jemalloc" if Path(JEMALLOC).exists() else "glibc"
+        if args.allocator == "glibc":
+            print(f"{JEMALLOC} is missing (apt-get install libjemalloc2): using glibc's malloc")
     if args.allocator == "jemalloc":
         if not Path(JEMALLOC).exists():
             print(f"{JEMALLOC} is missing: apt-get install libjemalloc2, or --allocator glibc")
