@@ -59,7 +59,10 @@ async def test_sensors_charging(
 async def test_sensors_disabled_by_default(
     hass: HomeAssistant, entity_registry: er.EntityRegistry, init_integration: MockConfigEntry
 ) -> None:
-    """The readings few people need are created disabled (thousands of ports add up)."""
+    """The readings few people need are created disabled (thousands of ports add up).
+
+    Plugged in and fault follow from the port's status, the current order is diagnostic.
+    """
     disabled = {
         entity_entry.entity_id
         for entity_entry in er.async_entries_for_config_entry(
@@ -75,6 +78,12 @@ async def test_sensors_disabled_by_default(
         "sensor.ap3000_04a228cd_port_2_current",
         "sensor.ap3000_04a228cd_port_2_session_duration",
         "sensor.ap3000_04a228cd_port_2_temperature",
+        f"{PORT_1}_current_order",
+        "sensor.ap3000_04a228cd_port_2_current_order",
+        "binary_sensor.ap3000_04a228cd_port_1_plugged_in",
+        "binary_sensor.ap3000_04a228cd_port_1_fault",
+        "binary_sensor.ap3000_04a228cd_port_2_plugged_in",
+        "binary_sensor.ap3000_04a228cd_port_2_fault",
     }
 
 
@@ -116,7 +125,7 @@ async def test_sensors_unavailable_while_offline(
         )
         if entity_entry.domain == "sensor" and not entity_entry.disabled_by
     ]
-    assert len(sensors) == 14
+    assert len(sensors) == 12  # the current orders are disabled by default
     assert {hass.states.get(entity_id).state for entity_id in sensors} == {STATE_UNAVAILABLE}
 
     await dual_socket.reconnect()
