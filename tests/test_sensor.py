@@ -199,3 +199,32 @@ async def test_sensor_of_removed_station(
         assert voltage.native_value is None
     finally:
         hub.stations[STATION_ID] = station
+
+
+async def test_unchanged_readings_are_not_written(
+    hass: HomeAssistant, init_integration: MockConfigEntry, dual_socket: SimulatedStation
+) -> None:
+    """A heartbeat tells every station entity; only those whose reading changed write it."""
+    voltage = "sensor.ap3000_04a228cd_voltage"
+    heartbeat = "sensor.ap3000_04a228cd_last_heartbeat"
+    station = init_integration.runtime_data.stations[STATION_ID]
+
+    async def heartbeat_handled() -> None:
+        last = station.last_heartbeat
+        dual_socket.send(dual_socket.heartbeat_message())
+        await wait_for_station(hass, STATION_ID, lambda state: state.last_heartbeat != last)
+        await hass.async_block_till_done()
+
+    await heartbeat_handled()  # the start's writes (device registry updates) are done
+    # Home Assistant moves last_reported in place (same State object): keep the values.
+    reported = hass.states.get(voltage).last_reported
+    heartbeat_reported = hass.states.get(heartbeat).last_reported
+    await heartbeat_handled()
+    # The new heartbeat time is written (within the same second: reported again)...
+    assert hass.states.get(heartbeat).last_reported > heartbeat_reported
+    # ... the same voltage is not (Home Assistant would have moved its last_reported).
+    assert hass.states.get(voltage).last_reported == reported
+
+    dual_socket.voltage_v = 231.5
+    await heartbeat_handled()
+    assert hass.states.get(voltage).state == "231.5"

@@ -107,6 +107,9 @@ class IotZinxConnectivitySensor(IotZinxEntity, BinarySensorEntity):
 
     entity_description: IotZinxStationBinarySensorDescription
 
+    def _shown_value(self) -> object:
+        return self.is_on
+
     @property
     def available(self) -> bool:
         """Being offline is this sensor's state, not a reason to hide it."""
@@ -124,6 +127,9 @@ class IotZinxPortBinarySensor(IotZinxPortEntity, BinarySensorEntity):
     """A binary sensor of a port."""
 
     entity_description: IotZinxPortBinarySensorDescription
+
+    def _shown_value(self) -> object:
+        return self.is_on
 
     @property
     def is_on(self) -> bool | None:

@@ -338,6 +338,9 @@ class IotZinxStationSensor(IotZinxEntity, SensorEntity):
 
     entity_description: IotZinxStationSensorDescription
 
+    def _shown_value(self) -> object:
+        return self.native_value
+
     @property
     def native_value(self) -> StateType | datetime:
         """The current reading."""
@@ -354,6 +357,9 @@ class IotZinxPortSensor(IotZinxPortEntity, SensorEntity):
     """A sensor of a port."""
 
     entity_description: IotZinxPortSensorDescription
+
+    def _shown_value(self) -> object:
+        return self.native_value
 
     @property
     def native_value(self) -> StateType:
