@@ -157,3 +157,8 @@ ISSUE_CANNOT_BIND: Final = "cannot_bind"
 # port entity Home Assistant falls behind beyond a few hundred (docs/performance.md).
 ISSUE_MANY_PORT_ENTITIES: Final = "many_port_entities"
 MANY_STATIONS_FOR_ALL_PORT_ENTITIES: Final = 300
+# Repair issue suggesting to keep iot_zinx_event out of the recorder once a server has this
+# many stations: every frame fires one, and the recorder's thread competes with the event loop
+# (docs/large-sites.md).
+ISSUE_RECORDED_EVENTS: Final = "recorded_events"
+MANY_STATIONS_FOR_RECORDED_EVENTS: Final = 500
