@@ -162,3 +162,6 @@ MANY_STATIONS_FOR_ALL_PORT_ENTITIES: Final = 300
 # (docs/large-sites.md).
 ISSUE_RECORDED_EVENTS: Final = "recorded_events"
 MANY_STATIONS_FOR_RECORDED_EVENTS: Final = 500
+# Repair issue raised once a server's entry has as many enabled entities as Home Assistant adds
+# to one config entry (homeassistant.helpers.entity_platform): the later stations' are missing.
+ISSUE_ENTITY_CAP: Final = "entity_cap"

@@ -1,4 +1,4 @@
-"""The repair issue that suggests keeping iot_zinx_event out of the recorder on a large site."""
+"""Repair issues of a large fleet: iot_zinx_event recorded, Home Assistant's entity cap reached."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -91,3 +91,44 @@ async def test_no_recorder_no_issue(
     await two_stations(hass, simulator, station_factory)
     issue_id = f"recorded_events_{init_integration.entry_id}"
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_the_entity_cap_reached_raises_a_repair_issue(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: StationSimulator,
+    station_factory: Callable[..., SimulatedStation],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once the entry has as many enabled entities as Home Assistant adds, the user is told.
+
+    The cap lowered to what the station has (Home Assistant's is 10,000); checked as each new
+    station appears and at each start, here the reload's.
+    """
+    issue_id = f"entity_cap_{init_integration.entry_id}"
+    issues = ir.async_get(hass)
+    simulator.add_station(station_factory(0x04A228CD))
+    await simulator.start()
+    await simulator.wait_registered(timeout=5)
+    await hass.async_block_till_done()
+    enabled = er.async_get(hass).entities.get_enabled_count_for_config_entry_id(
+        init_integration.entry_id
+    )
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+    monkeypatch.setattr(repairs_module, "ENTITY_CAP", enabled)
+
+    await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.severity is ir.IssueSeverity.ERROR
+    assert issue.translation_key == "entity_cap"
+    assert issue.translation_placeholders == {
+        "cap": f"{enabled:,}",
+        "title": init_integration.title,
+    }
+
+
+def test_the_entity_cap_is_home_assistants() -> None:
+    """The cap read from Home Assistant, 10,000 in the pinned release."""
+    assert repairs_module.ENTITY_CAP == 10_000
