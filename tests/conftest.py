@@ -85,6 +85,9 @@ def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
     Conditional so the protocol package's tests, which need no Home Assistant, do not start
     one just for this fixture.
     """
+    if "recorder_mock" in request.fixturenames:
+        # The recorder's database must exist before Home Assistant starts.
+        request.getfixturevalue("recorder_db_url")
     if "hass" in request.fixturenames:
         request.getfixturevalue("enable_custom_integrations")
 

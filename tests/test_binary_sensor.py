@@ -21,7 +21,7 @@ PORT_2_PLUGGED = "binary_sensor.ap3000_04a228cd_port_2_plugged_in"
 PORT_2_FAULT = "binary_sensor.ap3000_04a228cd_port_2_fault"
 
 
-@pytest.mark.usefixtures("dual_socket")
+@pytest.mark.usefixtures("entity_registry_enabled_by_default", "dual_socket")
 async def test_binary_sensors_idle(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
@@ -38,7 +38,7 @@ async def test_binary_sensors_idle(
     assert hass.states.get(PORT_1_FAULT).state == STATE_OFF
 
 
-@pytest.mark.usefixtures("charging_dual_socket")
+@pytest.mark.usefixtures("entity_registry_enabled_by_default", "charging_dual_socket")
 async def test_binary_sensors_charging(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
@@ -52,6 +52,7 @@ async def test_binary_sensors_charging(
     assert hass.states.get(PORT_1_PLUGGED).state == STATE_ON
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_fault(
     hass: HomeAssistant, init_integration: MockConfigEntry, dual_socket: SimulatedStation
 ) -> None:
@@ -66,6 +67,7 @@ async def test_fault(
     assert hass.states.get(PORT_2_FAULT).state == STATE_OFF
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_connectivity_while_offline(
     hass: HomeAssistant, init_integration: MockConfigEntry, dual_socket: SimulatedStation
 ) -> None:
@@ -82,6 +84,7 @@ async def test_connectivity_while_offline(
     assert hass.states.get(PORT_1_PLUGGED).state == STATE_ON
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_removed_station(
     hass: HomeAssistant, init_integration: MockConfigEntry, dual_socket: SimulatedStation
 ) -> None:

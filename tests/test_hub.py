@@ -975,7 +975,7 @@ async def test_remove_station_and_diagnostics(
         for entity in platform.entities.values()
         if (entity.unique_id or "").startswith(STATION_ID)
     ]
-    assert len(station_entities) > 20
+    assert len(station_entities) > 10
     assert all(entity.device_info is hub.device_infos[STATION_ID] for entity in station_entities)
     assert hub.device_infos[STATION_ID] == {"identifiers": {(DOMAIN, STATION_ID)}}
     await hub.orders.async_start_charging(STATION_ID, 1, mode=ChargeMode.FULL, order_number="D1")

@@ -59,7 +59,10 @@ async def test_sensors_charging(
 async def test_sensors_disabled_by_default(
     hass: HomeAssistant, entity_registry: er.EntityRegistry, init_integration: MockConfigEntry
 ) -> None:
-    """The readings few people need are created disabled (thousands of ports add up)."""
+    """The readings few people need are created disabled (thousands of ports add up).
+
+    Plugged in and fault follow from the port's status, the current order is diagnostic.
+    """
     disabled = {
         entity_entry.entity_id
         for entity_entry in er.async_entries_for_config_entry(
@@ -75,6 +78,12 @@ async def test_sensors_disabled_by_default(
         "sensor.ap3000_04a228cd_port_2_current",
         "sensor.ap3000_04a228cd_port_2_session_duration",
         "sensor.ap3000_04a228cd_port_2_temperature",
+        f"{PORT_1}_current_order",
+        "sensor.ap3000_04a228cd_port_2_current_order",
+        "binary_sensor.ap3000_04a228cd_port_1_plugged_in",
+        "binary_sensor.ap3000_04a228cd_port_1_fault",
+        "binary_sensor.ap3000_04a228cd_port_2_plugged_in",
+        "binary_sensor.ap3000_04a228cd_port_2_fault",
     }
 
 
@@ -116,7 +125,7 @@ async def test_sensors_unavailable_while_offline(
         )
         if entity_entry.domain == "sensor" and not entity_entry.disabled_by
     ]
-    assert len(sensors) == 14
+    assert len(sensors) == 12  # the current orders are disabled by default
     assert {hass.states.get(entity_id).state for entity_id in sensors} == {STATE_UNAVAILABLE}
 
     await dual_socket.reconnect()
@@ -191,3 +200,32 @@ async def test_sensor_of_removed_station(
         assert voltage.native_value is None
     finally:
         hub.stations[STATION_ID] = station
+
+
+async def test_unchanged_readings_are_not_written(
+    hass: HomeAssistant, init_integration: MockConfigEntry, dual_socket: SimulatedStation
+) -> None:
+    """A heartbeat tells every station entity; only those whose reading changed write it."""
+    voltage = "sensor.ap3000_04a228cd_voltage"
+    heartbeat = "sensor.ap3000_04a228cd_last_heartbeat"
+    station = init_integration.runtime_data.stations[STATION_ID]
+
+    async def heartbeat_handled() -> None:
+        last = station.last_heartbeat
+        dual_socket.send(dual_socket.heartbeat_message())
+        await wait_for_station(hass, STATION_ID, lambda state: state.last_heartbeat != last)
+        await hass.async_block_till_done()
+
+    await heartbeat_handled()  # the start's writes (device registry updates) are done
+    # Home Assistant moves last_reported in place (same State object): keep the values.
+    reported = hass.states.get(voltage).last_reported
+    heartbeat_reported = hass.states.get(heartbeat).last_reported
+    await heartbeat_handled()
+    # The new heartbeat time is written (within the same second: reported again)...
+    assert hass.states.get(heartbeat).last_reported > heartbeat_reported
+    # ... the same voltage is not (Home Assistant would have moved its last_reported).
+    assert hass.states.get(voltage).last_reported == reported
+
+    dual_socket.voltage_v = 231.5
+    await heartbeat_handled()
+    assert hass.states.get(voltage).state == "231.5"

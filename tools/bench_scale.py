@@ -2,7 +2,7 @@
 
     scripts/bench_scale --stations 500 [--ports 10] [--duration 60] [--speed 1]
         [--port-entities all|essential|none|connectivity] [--settle S]
-        [--allocator jemalloc|glibc]
+        [--allocator auto|jemalloc|glibc]
 
 Home Assistant is started exactly as ``scripts/develop --no-simulator`` starts it (the code
 of tools/demo_setup.py), in a temporary configuration directory, plus a small probe
@@ -111,7 +111,7 @@ import time
 import voluptuous as vol
 
 from homeassistant.components import websocket_api
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_platform, entity_registry as er
 
 DOMAIN = "iot_zinx_bench"
 INTERVAL = 0.05
@@ -178,14 +178,23 @@ async def async_setup(hass, config):
 
     def report():
         hub = None
+        server_entry = None
         for entry in hass.config_entries.async_entries("iot_zinx"):
             if entry.data.get("kind") != "forwarding":  # webhook forwarding's entry: no hub
                 hub = getattr(entry, "runtime_data", None)
+                server_entry = entry
         data = {"t": time.monotonic(), "lags_ms": [round(x * 1000, 2) for x in lags],
                 "states": hass.states.async_entity_ids_count(),
                 "gc2_ms": [round(x * 1000, 1) for x in gc_pauses]}
         lags.clear()
         gc_pauses.clear()
+        if server_entry is not None:
+            # Home Assistant adds no new enabled entity to a config entry beyond its cap
+            # (entity_platform.MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY): what the entry has.
+            data["enabled_entities"] = er.async_get(
+                hass).entities.get_enabled_count_for_config_entry_id(server_entry.entry_id)
+            data["entity_cap"] = getattr(
+                entity_platform, "MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY", None)
         if hub is not None:
             stats = hub.server.stats
             data.update(frames_in=stats.frames_in, frames_out=stats.frames_out,
@@ -422,9 +431,26 @@ async def simulator_child(args: argparse.Namespace) -> None:
                 return
             redials.add(loop.create_task(redial(seq, station)))
         elif parts[0] == "T":
-            out("T " + json.dumps(simulator.totals()))
+            # With the simulator's own loop lag since the last T: a congested simulator (every
+            # station's heartbeat at once) delays what it sends after the probe's stamp.
+            lags = sorted(child_lags)
+            child_lags.clear()
+            totals = {
+                **simulator.totals(),
+                "simulator_lag_p99_ms": round(lags[int(0.99 * (len(lags) - 1))], 1) if lags else 0,
+                "simulator_lag_max_ms": round(lags[-1], 1) if lags else 0,
+            }
+            out("T " + json.dumps(totals))
 
     redials: set[asyncio.Task[None]] = set()
+    child_lags: list[float] = []
+
+    def tick(expected: float) -> None:
+        now = loop.time()
+        child_lags.append((now - expected) * 1000)
+        loop.call_at(now + 0.05, tick, now + 0.05)
+
+    loop.call_soon(tick, loop.time())
 
     async def redial(seq: int, station: SimulatedStation) -> None:
         # Closes the connection, opens a new one, sends the ICCID; the register frame, which
@@ -807,6 +833,17 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 )
             )
             lines.append(("entities (states) of the fleet", f"{states_now - states_before}"))
+            # Home Assistant adds no new enabled entity to a config entry at its cap (it logs
+            # a warning): the rest of the fleet's entities would silently be missing.
+            enabled, cap = samples.last.get("enabled_entities", 0), samples.last.get("entity_cap")
+            report["enabled_entities"] = enabled
+            report["entity_cap_reached"] = cap is not None and enabled >= cap
+            lines.append(
+                ("enabled entities of the server's entry (cap)",
+                 f"{enabled} ({cap})" + (
+                     "  REACHED: the fleet's entities are incomplete"
+                     if report["entity_cap_reached"] else ""))
+            )  # fmt: skip
             storm_rss = rss_mb(hass)
 
             # Charging on a third of the ports.
@@ -902,6 +939,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             stopping = asyncio.get_running_loop().create_task(
                 call_paced(ws, "stop_charging", steady_stops, args.duration * 0.9)
             )
+            await child.get_totals()  # the simulator's loop lag from here on
             cpu_before = hass.cpu_times()
             window_start = time.monotonic()
             first = samples.last
@@ -977,7 +1015,14 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             )  # fmt: skip
 
             # The stop burst: a tenth of the orders end within the same second.
-            settled_before = (await child.get_totals())["settlements_acknowledged"]
+            window_totals = await child.get_totals()
+            settled_before = window_totals["settlements_acknowledged"]
+            report["simulator_lag_p99_ms"] = window_totals["simulator_lag_p99_ms"]
+            report["simulator_lag_max_ms"] = window_totals["simulator_lag_max_ms"]
+            lines.append(
+                ("the simulator's own loop lag in the window p99/max",
+                 f"{report['simulator_lag_p99_ms']:.1f} / {report['simulator_lag_max_ms']:.1f} ms")
+            )  # fmt: skip
             burst_start = time.monotonic()
             burst_failures = await call_many(ws, "stop_charging", burst_stops, args.in_flight)
             settled_t = None
@@ -1151,9 +1196,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--allocator",
-        choices=("jemalloc", "glibc"),
-        default="jemalloc",
-        help="Home Assistant's malloc: jemalloc as its container runs it (default), or glibc",
+        choices=("auto", "jemalloc", "glibc"),
+        default="auto",
+        help="Home Assistant's malloc: jemalloc as its container runs it, or glibc; "
+        "auto (default): jemalloc where it is installed, else glibc",
     )
     parser.add_argument(
         "--port-entities",
@@ -1206,6 +1252,11 @@ def main() -> int:
         return 0
     if args.tracemalloc:
         os.environ["PYTHONTRACEMALLOC"] = "1"  # inherited by Home Assistant only
+    if args.allocator == "auto":
+        # A new user's machine rarely has jemalloc: measure with glibc then, and say so.
+        args.allocator = "jemalloc" if Path(JEMALLOC).exists() else "glibc"
+        if args.allocator == "glibc":
+            print(f"{JEMALLOC} is missing (apt-get install libjemalloc2): using glibc's malloc")
     if args.allocator == "jemalloc":
         if not Path(JEMALLOC).exists():
             print(f"{JEMALLOC} is missing: apt-get install libjemalloc2, or --allocator glibc")

@@ -50,17 +50,22 @@ STATION_BINARY_SENSORS: tuple[IotZinxStationBinarySensorDescription, ...] = (
     ),
 )
 
+# Both follow from the port's status (its enum sensor says plugged, charging, full or which
+# fault), so they are disabled by default: at ten ports a station they would be 20 of its
+# entities, and Home Assistant's cap of enabled entities per config entry is shared by the fleet.
 PORT_BINARY_SENSORS: tuple[IotZinxPortBinarySensorDescription, ...] = (
     IotZinxPortBinarySensorDescription(
         key="plugged",
         translation_key="port_plugged",
         device_class=BinarySensorDeviceClass.PLUG,
+        entity_registry_enabled_default=False,
         is_on_fn=lambda port: port.is_plugged,
     ),
     IotZinxPortBinarySensorDescription(
         key="fault",
         translation_key="port_fault",
         device_class=BinarySensorDeviceClass.PROBLEM,
+        entity_registry_enabled_default=False,
         is_on_fn=lambda port: port.is_fault,
     ),
 )
@@ -102,6 +107,9 @@ class IotZinxConnectivitySensor(IotZinxEntity, BinarySensorEntity):
 
     entity_description: IotZinxStationBinarySensorDescription
 
+    def _shown_value(self) -> object:
+        return self.is_on
+
     @property
     def available(self) -> bool:
         """Being offline is this sensor's state, not a reason to hide it."""
@@ -119,6 +127,9 @@ class IotZinxPortBinarySensor(IotZinxPortEntity, BinarySensorEntity):
     """A binary sensor of a port."""
 
     entity_description: IotZinxPortBinarySensorDescription
+
+    def _shown_value(self) -> object:
+        return self.is_on
 
     @property
     def is_on(self) -> bool | None:

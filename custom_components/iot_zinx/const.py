@@ -154,6 +154,15 @@ MODIFY_MODES: Final = {"time": 0, "time_stop_full": 1, "energy_stop_full": 2}
 # Repair issue raised while the listener cannot bind its port (one per config entry).
 ISSUE_CANNOT_BIND: Final = "cannot_bind"
 # Repair issue suggesting fewer port entities once a server has this many stations: with every
-# port entity Home Assistant falls behind beyond a few hundred (docs/performance.md).
+# port entity Home Assistant falls behind beyond a few hundred (docs/performance.md), and its
+# cap of 10,000 enabled entities per config entry is reached at about 175 10-port stations.
 ISSUE_MANY_PORT_ENTITIES: Final = "many_port_entities"
-MANY_STATIONS_FOR_ALL_PORT_ENTITIES: Final = 300
+MANY_STATIONS_FOR_ALL_PORT_ENTITIES: Final = 150
+# Repair issue suggesting to keep iot_zinx_event out of the recorder once a server has this
+# many stations: every frame fires one, and the recorder's thread competes with the event loop
+# (docs/large-sites.md).
+ISSUE_RECORDED_EVENTS: Final = "recorded_events"
+MANY_STATIONS_FOR_RECORDED_EVENTS: Final = 500
+# Repair issue raised once a server's entry has as many enabled entities as Home Assistant adds
+# to one config entry (homeassistant.helpers.entity_platform): the later stations' are missing.
+ISSUE_ENTITY_CAP: Final = "entity_cap"

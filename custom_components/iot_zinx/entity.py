@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from homeassistant.core import callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 
@@ -27,6 +28,7 @@ class IotZinxEntity(Entity):
 
     _attr_has_entity_name = True
     _attr_should_poll = False
+    _last_shown: tuple[bool, object] | None = None
 
     def __init__(self, hub: IotZinxHub, station_id: str, description: EntityDescription) -> None:
         """Attach the entity to the station's device."""
@@ -50,12 +52,33 @@ class IotZinxEntity(Entity):
         """The dispatcher signal after which this entity writes its state."""
         return signal_station_update(self.hub.entry.entry_id, self.station_id)
 
+    def _shown_value(self) -> object:
+        """What the state shows besides availability (the reading; nothing for a button)."""
+        return None
+
+    def _shown(self) -> tuple[bool, object]:
+        return self.available, self._shown_value()
+
+    @callback
+    def _async_station_changed(self) -> None:
+        """Write the state only when what it shows changed.
+
+        A signal covers a whole station or port: a heartbeat tells every station entity, a
+        register every port's. Home Assistant would compute each state to find most of them
+        unchanged; comparing the reading first is cheaper.
+        """
+        if (shown := self._shown()) != self._last_shown:
+            self._last_shown = shown
+            self.async_write_ha_state()
+
     async def async_added_to_hass(self) -> None:
         """Write the state whenever the hub reports a change of the station."""
         await super().async_added_to_hass()
         self.async_on_remove(
-            async_dispatcher_connect(self.hass, self._update_signal(), self.async_write_ha_state)
+            async_dispatcher_connect(self.hass, self._update_signal(), self._async_station_changed)
         )
+        # What Home Assistant writes as it adds the entity, right after this returns.
+        self._last_shown = self._shown()
 
 
 class IotZinxPortEntity(IotZinxEntity):

@@ -1,36 +1,68 @@
-"""The repair issue that suggests fewer port entities once a server's fleet is large."""
+"""The repair issues a large fleet calls for: fewer port entities, events not recorded.
+
+And Home Assistant's cap: it adds no new enabled entity to a config entry that has
+``MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY`` (10,000 in 2026.10); it only logs a warning, and the
+stations that connect after that get no entities (docs/large-sites.md).
+"""
 
 from __future__ import annotations
 
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import (
+    entity_platform,
+    entity_registry as er,
+    issue_registry as ir,
+)
+from homeassistant.helpers.recorder import DATA_INSTANCE
 
 from .const import (
     DOMAIN,
+    EVENT_IOT_ZINX,
+    ISSUE_ENTITY_CAP,
     ISSUE_MANY_PORT_ENTITIES,
+    ISSUE_RECORDED_EVENTS,
     MANY_STATIONS_FOR_ALL_PORT_ENTITIES,
+    MANY_STATIONS_FOR_RECORDED_EVENTS,
     PORT_ENTITIES_ALL,
 )
 
+# None where Home Assistant has no such cap (an older or a newer release).
+ENTITY_CAP: int | None = getattr(entity_platform, "MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY", None)
+
 
 class FleetSizeRepair:
-    """Raised once per start when the stations outgrow what every port entity allows.
+    """Raised once per start when the stations outgrow the entry's settings.
 
-    Removed at the next start once the option (or the fleet) no longer calls for it.
+    Three issues: every port entity (the *Entities per port* option), ``iot_zinx_event``
+    recorded (the recorder's configuration), and Home Assistant's cap of enabled entities
+    reached. Each is removed at the next start once the setting (or the fleet) no longer
+    calls for it.
     """
 
     def __init__(self, hass: HomeAssistant, entry_id: str, title: str, port_entities: str) -> None:
         """Watch the fleet of one entry, whose *Entities per port* is ``port_entities``."""
         self._hass = hass
+        self._entry_id = entry_id
+        self._cap_issue_id = f"{ISSUE_ENTITY_CAP}_{entry_id}"
+        self._cap_checked = False
+        self._cap_raised = False
         self._issue_id = f"{ISSUE_MANY_PORT_ENTITIES}_{entry_id}"
+        self._events_issue_id = f"{ISSUE_RECORDED_EVENTS}_{entry_id}"
         self._title = title
         self._all_port_entities = port_entities == PORT_ENTITIES_ALL
         self._checked = False
         self._raised = False
+        self._events_checked = False
+        self._events_raised = False
 
     @callback
     def check(self, station_count: int) -> None:
-        """Raise the issue when the fleet is too large for every port entity."""
+        """Raise the issues the fleet's size calls for."""
+        self._check_port_entities(station_count)
+        self._check_recorded_events(station_count)
+        self._check_entity_cap()
+
+    def _check_port_entities(self, station_count: int) -> None:
         if not self._all_port_entities or station_count <= MANY_STATIONS_FOR_ALL_PORT_ENTITIES:
             if not self._checked:
                 ir.async_delete_issue(self._hass, DOMAIN, self._issue_id)
@@ -51,3 +83,55 @@ class FleetSizeRepair:
                 "title": self._title,
             },
         )
+
+    def _check_recorded_events(self, station_count: int) -> None:
+        if station_count <= MANY_STATIONS_FOR_RECORDED_EVENTS or not self._events_recorded():
+            if not self._events_checked:
+                ir.async_delete_issue(self._hass, DOMAIN, self._events_issue_id)
+                self._events_checked = True
+            return
+        if self._events_raised:
+            return
+        self._events_raised = True
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            self._events_issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_RECORDED_EVENTS,
+            translation_placeholders={
+                "stations": str(MANY_STATIONS_FOR_RECORDED_EVENTS),
+                "title": self._title,
+                "event_type": EVENT_IOT_ZINX,
+            },
+        )
+
+    def _check_entity_cap(self) -> None:
+        """Checked as each new station appears: the previous stations' entities are counted."""
+        if self._cap_raised:
+            return
+        enabled = er.async_get(self._hass).entities.get_enabled_count_for_config_entry_id(
+            self._entry_id
+        )
+        if ENTITY_CAP is None or enabled < ENTITY_CAP:
+            if not self._cap_checked:
+                ir.async_delete_issue(self._hass, DOMAIN, self._cap_issue_id)
+                self._cap_checked = True
+            return
+        self._cap_raised = True
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            self._cap_issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_ENTITY_CAP,
+            translation_placeholders={"cap": f"{ENTITY_CAP:,}", "title": self._title},
+        )
+
+    def _events_recorded(self) -> bool:
+        """Whether the recorder runs and stores ``iot_zinx_event`` (not excluded)."""
+        if (recorder := self._hass.data.get(DATA_INSTANCE)) is None:
+            return False
+        return EVENT_IOT_ZINX not in recorder.exclude_event_types

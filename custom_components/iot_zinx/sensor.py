@@ -280,10 +280,12 @@ PORT_SENSORS: tuple[IotZinxPortSensorDescription, ...] = (
         entity_registry_enabled_default=False,
         value_fn=lambda port: port.port_temperature_c,
     ),
+    # Diagnostic: the events, the actions' replies and the dashboard carry the order number.
     IotZinxPortSensorDescription(
         key="order",
         translation_key="port_order",
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         value_fn=lambda port: None if port.order is None else port.order.order_number,
     ),
 )
@@ -336,6 +338,9 @@ class IotZinxStationSensor(IotZinxEntity, SensorEntity):
 
     entity_description: IotZinxStationSensorDescription
 
+    def _shown_value(self) -> object:
+        return self.native_value
+
     @property
     def native_value(self) -> StateType | datetime:
         """The current reading."""
@@ -352,6 +357,9 @@ class IotZinxPortSensor(IotZinxPortEntity, SensorEntity):
     """A sensor of a port."""
 
     entity_description: IotZinxPortSensorDescription
+
+    def _shown_value(self) -> object:
+        return self.native_value
 
     @property
     def native_value(self) -> StateType:

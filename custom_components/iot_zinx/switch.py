@@ -52,6 +52,9 @@ class IotZinxChargingSwitch(IotZinxPortEntity, SwitchEntity):
     stops the running order. The state follows what the station reports, not the command.
     """
 
+    def _shown_value(self) -> object:
+        return self.is_on
+
     @property
     def is_on(self) -> bool | None:
         """Whether the port is charging; unknown before its status was reported."""
