@@ -10,7 +10,10 @@
    ``device_online`` and ``device_offline`` to the receiver with ``iot_zinx.forward_event``
    (the durable outbox), as docs/forwarding.md shows.
 3. ``--stations`` simulated stations in this process at real rates (speed 1: heartbeats every
-   180 s, power reports every 300 s of a charging port), every charger plugged in. On the first
+   180 s, power reports every 300 s of a charging port), every charger plugged in; one port
+   each by default, since Home Assistant adds at most 10,000 enabled entities per config entry
+   (at the default level a station has 7 and each port 8: 434 two-port, 114 ten-port
+   stations), and beyond that it adds none and logs a warning. On the first
    ``--order-ports`` ports of each station orders start (``iot_zinx.start_charging`` with an
    order number of ours) and end after 3 to 15 minutes: by ``iot_zinx.stop_charging``, or by
    the charger being pulled out at the station (the order ends at the station, settlement
