@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import json
 from pathlib import Path
 import re
@@ -13,11 +14,12 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
     CONF_HOST,
     CONF_PORT,
+    EVENT_HOMEASSISTANT_STARTED,
     EVENT_HOMEASSISTANT_STOP,
     STATE_OFF,
     STATE_UNAVAILABLE,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
@@ -26,15 +28,16 @@ from homeassistant.helpers import (
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 import yaml
 
 import custom_components.iot_zinx
 from custom_components.iot_zinx.const import (
     DOMAIN,
+    EVENT_IOT_ZINX,
 )
-from custom_components.iot_zinx.protocol.simulator import SimulatedStation
+from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
 from custom_components.iot_zinx.signals import signal_new_station, signal_station_update
 
 from .conftest import STATION_ID, device_by_identifier, wait_for_station
@@ -95,6 +98,59 @@ async def test_cannot_bind_retries_with_repair_issue(
     assert entry.state is ConfigEntryState.LOADED
     assert issue_registry.async_get_issue(DOMAIN, f"cannot_bind_{entry.entry_id}") is None
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_stations_refused_until_home_assistant_has_started(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    command_timing: None,
+    station_factory: Callable[..., SimulatedStation],
+) -> None:
+    """Set up while Home Assistant starts: the port is taken, stations wait until it started.
+
+    Automations (the webhook forwarding among them) are armed only when Home Assistant has
+    started: a settlement a station resent earlier would fire its events to nobody.
+    """
+    hass.set_state(CoreState.starting)
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    port = mock_config_entry.runtime_data.server.port
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection("127.0.0.1", port)
+
+    events = async_capture_events(hass, EVENT_IOT_ZINX)
+    hass.set_state(CoreState.running)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await hass.async_block_till_done()
+    async with StationSimulator("127.0.0.1", port) as simulator:
+        simulator.add_station(station_factory())
+        await simulator.start()
+        await simulator.wait_registered(timeout=5)
+        await wait_for_station(hass, STATION_ID, lambda state: state.online)
+    assert [event.data["event_type"] for event in events][:2] == [
+        "device_online",
+        "device_register",
+    ]
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+async def test_unloaded_while_starting_never_listens(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, command_timing: None
+) -> None:
+    """An entry unloaded before Home Assistant has started does not open its port then."""
+    hass.set_state(CoreState.starting)
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    port = mock_config_entry.runtime_data.server.port
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    hass.set_state(CoreState.running)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await hass.async_block_till_done()
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection("127.0.0.1", port)
 
 
 async def test_remove_entry_forgets_storage(

@@ -18,9 +18,10 @@ import logging
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP
-from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.core import CoreState, Event, HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.start import async_at_started
 
 from . import events
 from .cards import async_card_start, card_reply, starts_charging
@@ -97,6 +98,7 @@ class IotZinxHub:
             hass, entry.entry_id, self.stations, lambda: self._book.removed_kwh
         )
         self._unsub_stop: Callable[[], None] | None = None
+        self._unsub_started: Callable[[], None] | None = None
         self._stopped = False
 
     # -- life cycle ----------------------------------------------------------------------
@@ -113,14 +115,27 @@ class IotZinxHub:
         )
 
     async def async_start(self) -> None:
-        """Load the persisted orders and energy, then listen; ``OSError`` if it cannot bind."""
+        """Load the persisted orders and energy, then listen; ``OSError`` if it cannot bind.
+
+        While Home Assistant is still starting, the port is bound but stations are refused
+        until it has started: automations (the webhook forwarding among them) are armed only
+        then, and an event fired before, such as the settlement a station resends on
+        redialling, would reach none of them. The station keeps it until it is acknowledged.
+        """
         await self._store.async_load()
         self._fleet.check(len(self.stations))
-        await self.server.start()
+        starting = self.hass.state is not CoreState.running
+        await self.server.start(serve=not starting)
         self._stopped = False
         self._unsub_stop = self.hass.bus.async_listen(
             EVENT_HOMEASSISTANT_STOP, self._async_hass_stopping
         )
+        if starting:
+            self._unsub_started = async_at_started(self.hass, self._async_hass_started)
+
+    async def _async_hass_started(self, _hass: HomeAssistant) -> None:
+        self._unsub_started = None
+        await self.server.serve()
 
     async def _async_hass_stopping(self, _event: Event) -> None:
         # Config entries are not unloaded when Home Assistant stops, but the stations
@@ -130,9 +145,10 @@ class IotZinxHub:
 
     async def async_stop(self) -> None:
         """Close every connection (stations go offline: system_shutdown) and save."""
-        if self._unsub_stop is not None:
-            self._unsub_stop()
-            self._unsub_stop = None
+        for unsub in (self._unsub_stop, self._unsub_started):
+            if unsub is not None:
+                unsub()
+        self._unsub_stop = self._unsub_started = None
         if self._stopped:
             return
         self._stopped = True

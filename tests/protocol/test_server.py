@@ -909,6 +909,30 @@ async def test_start_errors(start_server: Any) -> None:
     assert not clash.running
 
 
+async def test_bound_but_refusing_until_serve(peers: Any) -> None:
+    """start(serve=False) takes the port and refuses stations; serve() lets them in."""
+    recorder = Recorder()
+    server = DnyServer(ServerConfig(host="127.0.0.1", port=0, **FAST), recorder)
+    await server.serve()  # nothing bound yet: nothing to do
+    assert not server.serving
+    await server.start(serve=False)
+    try:
+        assert server.running
+        assert not server.serving
+        assert server.port != 0
+        with pytest.raises(ConnectionRefusedError):
+            await RawPeer.connect(server.port)
+        await server.serve()
+        await server.serve()  # twice is fine
+        assert server.serving
+        peer = await peers(server.port)
+        await registered(server, peer)
+        assert [link.device_id for link in recorder.online()] == [STATION_ID]
+    finally:
+        await server.stop()
+    assert not server.serving
+
+
 def test_stats_as_dict() -> None:
     stats = ServerStats(frames_in=3)
     values = stats.as_dict()

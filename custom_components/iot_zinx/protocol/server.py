@@ -97,8 +97,17 @@ class DnyServer:
     def running(self) -> bool:
         return self._server is not None
 
-    async def start(self) -> None:
-        """Bind and listen; raises ``OSError`` when the address cannot be bound."""
+    @property
+    def serving(self) -> bool:
+        """Whether stations can connect (bound and accepting)."""
+        return self._server is not None and self._server.is_serving()
+
+    async def start(self, *, serve: bool = True) -> None:
+        """Bind and listen; raises ``OSError`` when the address cannot be bound.
+
+        With ``serve=False`` the address is bound (so a port in use fails here) but no
+        connection is accepted, a station's dial is refused, until ``serve``.
+        """
         if self._server is not None:
             raise RuntimeError("the server is already running")
         registry = self._registry
@@ -110,8 +119,17 @@ class DnyServer:
             self.config.port,
             reuse_address=True,
             backlog=_LISTEN_BACKLOG,
+            start_serving=serve,
         )
         self._port = self._server.sockets[0].getsockname()[1]
+        if serve:
+            _LOGGER.info("Listening for DNY stations on %s:%d", self.config.host, self._port)
+
+    async def serve(self) -> None:
+        """Accept connections on the address ``start(serve=False)`` bound; idempotent."""
+        if self._server is None or self._server.is_serving():
+            return
+        await self._server.start_serving()
         _LOGGER.info("Listening for DNY stations on %s:%d", self.config.host, self._port)
 
     async def stop(self) -> None:
