@@ -67,6 +67,11 @@ class IotZinxFirmwareUpdate(IotZinxEntity, UpdateEntity):
 
     _attr_supported_features = UpdateEntityFeature.INSTALL | UpdateEntityFeature.PROGRESS
 
+    def _shown_value(self) -> object:
+        # A register changes the installed version: the base class writes the state only
+        # when this changes.
+        return self.installed_version, self.latest_version, self.extra_state_attributes
+
     @property
     def installed_version(self) -> str | None:
         """``"1.26"`` for a station that registered with 126."""
