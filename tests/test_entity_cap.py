@@ -17,7 +17,7 @@ from homeassistant.helpers import entity_platform, entity_registry as er, issue_
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.iot_zinx import entity_cap as entity_cap_module
+from custom_components.iot_zinx import entity_cap as entity_cap_module, repairs as repairs_module
 from custom_components.iot_zinx.binary_sensor import PORT_BINARY_SENSORS
 from custom_components.iot_zinx.const import CONF_PORT_ENTITIES, DOMAIN, ENABLED_PORT_ENTITIES
 from custom_components.iot_zinx.entity_cap import entity_cap, port_entity_limit
@@ -167,7 +167,13 @@ def test_the_cap_is_home_assistants(monkeypatch: pytest.MonkeyPatch) -> None:
     assert entity_cap() == entity_cap_module.DEFAULT_ENTITY_CAP == 10_000
 
 
-@pytest.mark.usefixtures("small_cap")
+@pytest.fixture
+def one_station_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The repair issue names one station and counts the others."""
+    monkeypatch.setattr(repairs_module, "STATIONS_NAMED", 1)
+
+
+@pytest.mark.usefixtures("small_cap", "one_station_named")
 async def test_raising_the_level_decides_each_station_for_all_its_platforms(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
@@ -206,8 +212,11 @@ async def test_raising_the_level_decides_each_station_for_all_its_platforms(
     assert "Reached the maximum" not in caplog.text
     issue = ir.async_get(hass).async_get_issue(DOMAIN, f"entity_cap_{entry_id}")
     assert issue is not None
-    assert issue.translation_placeholders["stations"] == ", ".join(
-        station_id for station_id, disabled in decided.items() if disabled is not None
+    # The issue names the first (here one) and counts the others.
+    disabled_ids = [station_id for station_id, disabled in decided.items() if disabled]
+    assert issue.translation_placeholders["count"] == str(len(disabled_ids))
+    assert issue.translation_placeholders["stations"] == (
+        disabled_ids[0] + (f" (+{len(disabled_ids) - 1})" if len(disabled_ids) > 1 else "")
     )
 
 

@@ -8,6 +8,7 @@ whose port entities were created disabled to stay below it, or the cap reached a
 from __future__ import annotations
 
 from collections.abc import Set
+import heapq
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
@@ -130,10 +131,11 @@ class FleetSizeRepair:
             if first:
                 ir.async_delete_issue(self._hass, DOMAIN, self._cap_issue_id)
             return
-        named = sorted(self._ports_disabled)
-        stations = ", ".join(named[:STATIONS_NAMED]) or "-"
-        if len(named) > STATIONS_NAMED:
-            stations += f" (+{len(named) - STATIONS_NAMED})"
+        count = len(self._ports_disabled)
+        # Linear, not a sort: the issue is updated for each such station.
+        stations = ", ".join(heapq.nsmallest(STATIONS_NAMED, self._ports_disabled)) or "-"
+        if count > STATIONS_NAMED:
+            stations += f" (+{count - STATIONS_NAMED})"
         ir.async_create_issue(
             self._hass,
             DOMAIN,
@@ -144,7 +146,7 @@ class FleetSizeRepair:
             translation_placeholders={
                 "cap": f"{cap:,}",
                 "title": self._title,
-                "count": str(len(named)),
+                "count": str(count),
                 "stations": stations,
             },
         )
