@@ -33,7 +33,13 @@ STATIONS = [f"{0x04A228CD + offset:08X}" for offset in range(7)]
 WITH_PORTS = STATIONS[:5]
 PORTS_DISABLED = STATIONS[5:]
 # (domain, key) of the port entities enabled by default at the default level.
-ENABLED_PORT_KEYS = ENABLED_PORT_ENTITIES
+ENABLED_PORT_KEYS = {
+    ("sensor", "status"),
+    ("sensor", "power"),
+    ("sensor", "session_energy"),
+    ("sensor", "lifetime_energy"),
+    ("switch", "charging"),
+}
 
 
 @pytest.fixture
@@ -130,7 +136,7 @@ async def test_later_stations_keep_their_own_entities_and_get_disabled_ports(
         "cap": "120",
         "title": init_integration.title,
         "count": "2",
-        "stations": "04A228D2, 04A228D3",
+        "stations": ", ".join(PORTS_DISABLED),
     }
 
     await hass.config_entries.async_reload(entry_id)
@@ -138,7 +144,7 @@ async def test_later_stations_keep_their_own_entities_and_get_disabled_ports(
     assert_fleet(registry, entry_id)
     issue = ir.async_get(hass).async_get_issue(DOMAIN, f"entity_cap_{entry_id}")
     assert issue is not None
-    assert issue.translation_placeholders["stations"] == "04A228D2, 04A228D3"
+    assert issue.translation_placeholders["stations"] == ", ".join(PORTS_DISABLED)
 
 
 async def test_below_the_limit_every_port_entity_is_enabled_and_no_issue(
