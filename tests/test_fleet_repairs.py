@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers import entity_platform, entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -115,7 +115,7 @@ async def test_the_entity_cap_reached_raises_a_repair_issue(
         init_integration.entry_id
     )
     assert issues.async_get_issue(DOMAIN, issue_id) is None
-    monkeypatch.setattr(repairs_module, "ENTITY_CAP", enabled)
+    monkeypatch.setattr(entity_platform, "MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY", enabled)
 
     await hass.config_entries.async_reload(init_integration.entry_id)
     await hass.async_block_till_done()
@@ -123,12 +123,10 @@ async def test_the_entity_cap_reached_raises_a_repair_issue(
     assert issue is not None
     assert issue.severity is ir.IssueSeverity.ERROR
     assert issue.translation_key == "entity_cap"
+    # The station's entities were all in the registry: none created disabled.
     assert issue.translation_placeholders == {
         "cap": f"{enabled:,}",
         "title": init_integration.title,
+        "count": "0",
+        "stations": "-",
     }
-
-
-def test_the_entity_cap_is_home_assistants() -> None:
-    """The cap read from Home Assistant, 10,000 in the pinned release."""
-    assert repairs_module.ENTITY_CAP == 10_000

@@ -69,6 +69,18 @@ ESSENTIAL_PORT_ENTITIES: Final = frozenset(
         ("switch", "charging"),
     }
 )
+# (platform, description key) of the port entities enabled by default (the others are disabled
+# by default, their descriptions say why): what a port adds to Home Assistant's count of enabled
+# entities at the level "all" (entity_cap.py; tests/test_entity_cap.py checks the descriptions).
+ENABLED_PORT_ENTITIES: Final = frozenset(
+    {
+        ("sensor", "status"),
+        ("sensor", "power"),
+        ("sensor", "session_energy"),
+        ("sensor", "lifetime_energy"),
+        ("switch", "charging"),
+    }
+)
 # The station totals: only with "none", where they stand in for the port entities.
 STATION_TOTAL_KEYS: Final = frozenset({"charging_ports", "total_power", "total_lifetime_energy"})
 # With "none" (for thousands of stations) a station keeps what a fleet overview needs: whether

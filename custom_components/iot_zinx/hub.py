@@ -28,6 +28,7 @@ from .cards import async_card_start, card_reply, starts_charging
 from .const import DOMAIN, EVENT_IOT_ZINX
 from .devices import StationDevices
 from .effects import Effect, Fire, NewStation, Notify, RefreshDevice, Save
+from .entity_cap import PortEntityBudget
 from .firmware import FirmwareUpdates
 from .models import StationState
 from .options import ServerOptions
@@ -74,6 +75,10 @@ class IotZinxHub:
         self._store = HubStore(hass, entry.entry_id, self._book, self.stations)
         self.devices = StationDevices(hass, entry.entry_id)
         self._fleet = FleetSizeRepair(hass, entry.entry_id, entry.title, self.options.port_entities)
+        # Shared by the platforms: whether a station's new port entities start enabled.
+        self.port_budget = PortEntityBudget(
+            hass, entry.entry_id, self.options.port_entities, self._fleet.ports_disabled
+        )
         self.server = DnyServer(self._server_config(), self, frame_logger=self._frame_logged)
         self.orders = Orders(
             self.server,

@@ -1,18 +1,17 @@
 """The repair issues a large fleet calls for: fewer port entities, events not recorded.
 
-And Home Assistant's cap: it adds no new enabled entity to a config entry that has
-``MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY`` (10,000 in 2026.10); it only logs a warning, and the
-stations that connect after that get no entities (docs/large-sites.md).
+And Home Assistant's cap of enabled entities per config entry (entity_cap.py): the stations
+whose port entities were created disabled to stay below it, or the cap reached all the same
+(docs/large-sites.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Set
+import heapq
+
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import (
-    entity_platform,
-    entity_registry as er,
-    issue_registry as ir,
-)
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.recorder import DATA_INSTANCE
 
 from .const import (
@@ -25,9 +24,10 @@ from .const import (
     MANY_STATIONS_FOR_RECORDED_EVENTS,
     PORT_ENTITIES_ALL,
 )
+from .entity_cap import entity_cap
 
-# None where Home Assistant has no such cap (an older or a newer release).
-ENTITY_CAP: int | None = getattr(entity_platform, "MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY", None)
+# The stations the entity cap's issue names; the rest are counted.
+STATIONS_NAMED = 20
 
 
 class FleetSizeRepair:
@@ -35,8 +35,8 @@ class FleetSizeRepair:
 
     Three issues: every port entity (the *Entities per port* option), ``iot_zinx_event``
     recorded (the recorder's configuration), and Home Assistant's cap of enabled entities
-    reached. Each is removed at the next start once the setting (or the fleet) no longer
-    calls for it.
+    (stations' port entities created disabled, or the cap reached). Each is removed at the
+    next start once the setting (or the fleet) no longer calls for it.
     """
 
     def __init__(self, hass: HomeAssistant, entry_id: str, title: str, port_entities: str) -> None:
@@ -44,8 +44,9 @@ class FleetSizeRepair:
         self._hass = hass
         self._entry_id = entry_id
         self._cap_issue_id = f"{ISSUE_ENTITY_CAP}_{entry_id}"
-        self._cap_checked = False
-        self._cap_raised = False
+        # (cap reached, how many stations' ports were disabled) as the issue last showed it.
+        self._cap_shown: tuple[bool, int] | None = None
+        self._ports_disabled: Set[str] = frozenset()
         self._issue_id = f"{ISSUE_MANY_PORT_ENTITIES}_{entry_id}"
         self._events_issue_id = f"{ISSUE_RECORDED_EVENTS}_{entry_id}"
         self._title = title
@@ -107,27 +108,47 @@ class FleetSizeRepair:
             },
         )
 
+    @callback
+    def ports_disabled(self, stations: Set[str]) -> None:
+        """``PortEntityBudget``: these stations' new port entities were created disabled."""
+        self._ports_disabled = stations
+        self._check_entity_cap()
+
     def _check_entity_cap(self) -> None:
-        """Checked as each new station appears: the previous stations' entities are counted."""
-        if self._cap_raised:
-            return
+        """Checked as each new station appears (the previous stations' entities are counted)
+        and each time a station's port entities are created disabled."""
         enabled = er.async_get(self._hass).entities.get_enabled_count_for_config_entry_id(
             self._entry_id
         )
-        if ENTITY_CAP is None or enabled < ENTITY_CAP:
-            if not self._cap_checked:
-                ir.async_delete_issue(self._hass, DOMAIN, self._cap_issue_id)
-                self._cap_checked = True
+        cap = entity_cap()
+        reached = enabled >= cap
+        shown = (reached, len(self._ports_disabled))
+        if shown == self._cap_shown:
             return
-        self._cap_raised = True
+        first = self._cap_shown is None
+        self._cap_shown = shown
+        if not reached and not self._ports_disabled:
+            if first:
+                ir.async_delete_issue(self._hass, DOMAIN, self._cap_issue_id)
+            return
+        count = len(self._ports_disabled)
+        # Linear, not a sort: the issue is updated for each such station.
+        stations = ", ".join(heapq.nsmallest(STATIONS_NAMED, self._ports_disabled)) or "-"
+        if count > STATIONS_NAMED:
+            stations += f" (+{count - STATIONS_NAMED})"
         ir.async_create_issue(
             self._hass,
             DOMAIN,
             self._cap_issue_id,
             is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
+            severity=ir.IssueSeverity.ERROR if reached else ir.IssueSeverity.WARNING,
             translation_key=ISSUE_ENTITY_CAP,
-            translation_placeholders={"cap": f"{ENTITY_CAP:,}", "title": self._title},
+            translation_placeholders={
+                "cap": f"{cap:,}",
+                "title": self._title,
+                "count": str(count),
+                "stations": stations,
+            },
         )
 
     def _events_recorded(self) -> bool:

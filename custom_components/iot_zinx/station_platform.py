@@ -59,7 +59,8 @@ def async_add_station_entities(
 
     Stations appear when they first talk (``signal_new_station``); ports when the station
     tells its port count (register or heartbeat), and again if it later reports more. The
-    ``port_entities`` option decides which port entities exist.
+    ``port_entities`` option decides which port entities exist, the hub's ``port_budget``
+    whether new ones start enabled.
     """
     hub = entry.runtime_data
     known: dict[str, _KnownStation] = {}
@@ -75,14 +76,16 @@ def async_add_station_entities(
         numbers = set(range(1, station.port_count + 1)) | set(station.ports)
         if new := sorted(numbers - known[station_id].ports):
             known[station_id].ports.update(new)
-            async_add_entities(
-                [
-                    entity
-                    for port in new
-                    for entity in port_entities(hub, station, port)
-                    if port_entity_wanted(level, platform, entity.entity_description.key)
-                ]
-            )
+            entities = [
+                entity
+                for port in new
+                for entity in port_entities(hub, station, port)
+                if port_entity_wanted(level, platform, entity.entity_description.key)
+            ]
+            # Near Home Assistant's cap of enabled entities they are created disabled, so
+            # that the stations still to come keep their own entities (entity_cap.py).
+            hub.port_budget.admit(station_id, platform, entities, new)
+            async_add_entities(entities)
 
     @callback
     def add_station(station_id: str) -> None:
