@@ -8,6 +8,7 @@ The hub carrying them out is tested in test_hub.py.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
 from custom_components.iot_zinx.effects import Effect, Fire, NewStation, Notify, RefreshDevice, Save
 from custom_components.iot_zinx.events import fees
@@ -136,6 +137,40 @@ def test_a_settlement_ends_its_order_once() -> None:
     # A second settlement of the same order with other figures: a settlement, no end.
     other = dataclasses.replace(settlement, duration_s=661)
     assert kinds(stations.message(link(STATION), other)) == ["Save", "settlement", "Notify"]
+
+
+def test_a_settlement_fired_again_after_a_crash_keeps_its_event_ids() -> None:
+    """Home Assistant died after firing a settlement's events but before saving its store.
+
+    The station resends the settlement (never acknowledged) to the restarted instance, which
+    has no record of it: the events fire again, with the same ids, so a receiver drops them as
+    a redelivery (found by scripts/soak: one settlement billed twice in an hour of kills).
+    """
+    settlement = Settlement(660, 230.0, 0.15, 0, 1, 0, 7, ORDER_NO, 225.0)
+
+    def fired_ids() -> list[tuple[str, str]]:
+        stations = tracker()  # a fresh process: nothing of the first one's book survived
+        stations.online(link(STATION))
+        effects = stations.message(link(STATION), settlement)
+        return [
+            (effect.event["event_type"], effect.event["event_id"])
+            for effect in effects
+            if isinstance(effect, Fire)
+        ]
+
+    first, second = fired_ids(), fired_ids()
+    assert [event_type for event_type, _ in first] == ["charging_end", "settlement"]
+    assert second == first
+    # UUID4-shaped, as docs/events.md asks, and one per event type.
+    assert all(uuid.UUID(event_id).version == 4 for _, event_id in first)
+    assert first[0][1] != first[1][1]
+    # Another settlement (other figures) has other ids.
+    other = tracker()
+    other.online(link(STATION))
+    again = other.message(link(STATION), dataclasses.replace(settlement, duration_s=661))
+    assert {e.event["event_id"] for e in again if isinstance(e, Fire)}.isdisjoint(
+        event_id for _, event_id in first
+    )
 
 
 def test_offline() -> None:

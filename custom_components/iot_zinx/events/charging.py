@@ -29,6 +29,7 @@ from .core import (
     envelope,
     local_time_text,
     message_id_text,
+    stable_event_id,
 )
 
 if TYPE_CHECKING:
@@ -202,6 +203,7 @@ def charging_end(
         data,
         port_number=settlement.port + 1,
         timestamp=now,
+        event_id=stable_event_id(settlement_id(station_id, settlement), EventType.CHARGING_END),
     )
 
 
@@ -261,6 +263,7 @@ def settlement(
     now = _now(timestamp)
     start, end = order_times(message, order, now)
     total, charge, service = fees(message.energy_kwh, electricity_price, service_price)
+    key = settlement_id(station_id, message)
     data = {
         "order_id": _order_number(message, order),
         "card_number": message.card_hex,
@@ -271,7 +274,7 @@ def settlement(
         "start_time": int(start),
         "end_time": int(end),
         "charge_duration": message.duration_s,
-        "settlement_id": settlement_id(station_id, message),
+        "settlement_id": key,
         "settlement_type": SETTLEMENT_TYPE_NORMAL,
         "command": command_text(message.COMMAND),
         "stop_reason": message.stop_reason,
@@ -279,5 +282,10 @@ def settlement(
         "start_mode": message.start_mode,
     }
     return envelope(
-        EventType.SETTLEMENT, station_id, data, port_number=message.port + 1, timestamp=now
+        EventType.SETTLEMENT,
+        station_id,
+        data,
+        port_number=message.port + 1,
+        timestamp=now,
+        event_id=stable_event_id(key, EventType.SETTLEMENT),
     )

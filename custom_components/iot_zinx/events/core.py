@@ -9,6 +9,7 @@ keep the formats the documentation binds: command bytes, message ids, local time
 from __future__ import annotations
 
 from enum import StrEnum
+import hashlib
 import random
 import time
 from typing import Any, Final
@@ -64,10 +65,11 @@ def envelope(
     *,
     port_number: int | None = None,
     timestamp: float | None = None,
+    event_id: str | None = None,
 ) -> Envelope:
-    """The docs/events.md envelope: a fresh UUID4 ``event_id``, ``timestamp`` in Unix seconds."""
+    """The docs/events.md envelope: ``event_id`` (a fresh UUID4 unless given), ``timestamp``."""
     event: Envelope = {
-        "event_id": new_event_id(),
+        "event_id": new_event_id() if event_id is None else event_id,
         "event_type": str(event_type),
         "device_id": station_id,
     }
@@ -76,6 +78,18 @@ def envelope(
     event["timestamp"] = int(_now(timestamp))
     event["data"] = data
     return event
+
+
+def stable_event_id(key: str, event_type: EventType) -> str:
+    """The same UUID4-shaped id every time ``key`` fires ``event_type``.
+
+    For the events of a settlement: if Home Assistant dies after firing them but before its
+    store is written, the station resends the settlement (it was never acknowledged) and they
+    fire again. With the same ids that is a redelivery, which receivers drop by ``event_id``
+    (docs/events.md), not a second settlement to bill.
+    """
+    digest = hashlib.sha256(f"{key}|{event_type}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
 def new_event_id() -> str:
