@@ -10,8 +10,11 @@ from typing import Final
 from aiohttp import web
 from homeassistant.components.http import KEY_HASS, HomeAssistantView
 
-from custom_components.iot_zinx.protocol.errors import CommandError, StationOfflineError
-from custom_components.iot_zinx.protocol.messages import CommandResult, Locate
+from custom_components.iot_zinx.protocol.errors import (
+    CommandError,
+    StationOfflineError,
+    StationRefusedError,
+)
 
 from .envelope import (
     API_PREFIX,
@@ -118,11 +121,13 @@ async def _async_locate(found: Located, seconds: int) -> None:
     if found.hub is None or not found.online:
         raise offline()
     try:
-        reply = await found.hub.server.request(found.station_id, Locate(seconds))
+        # The Identify button's command: 0x96, a non-zero result a StationRefusedError.
+        await found.hub.commands.async_locate(found.station_id, seconds)
     except StationOfflineError as err:
         raise offline() from err
+    except StationRefusedError as err:
+        raise ApiError(
+            HTTPStatus.INTERNAL_SERVER_ERROR, f"发送定位命令失败: 设备应答 {err.code}"
+        ) from err
     except CommandError as err:
         raise ApiError(HTTPStatus.INTERNAL_SERVER_ERROR, f"发送定位命令失败: {err}") from err
-    result = reply.result if isinstance(reply, CommandResult) else None
-    if result != 0:
-        raise ApiError(HTTPStatus.INTERNAL_SERVER_ERROR, f"发送定位命令失败: 设备应答 {result}")
