@@ -33,6 +33,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
 from .models import StationState
+from .protocol import codes
 from .protocol.errors import StationOfflineError
 from .protocol.firmware import (
     MAX_RESTARTS,
@@ -63,8 +64,11 @@ _NAME = re.compile(
 
 
 def version_text(firmware: int) -> str:
-    """126 -> ``"1.26"`` (docs/protocol.md 3, 0x20), the form the update entity compares."""
-    return f"{firmware // 100}.{firmware % 100:02d}"
+    """126 -> ``"1.26"`` (docs/protocol.md 3, 0x20), the form the update entity compares.
+
+    The protocol's ``"V1.26"`` (events, device page) without its ``V``.
+    """
+    return codes.firmware_text(firmware).removeprefix("V")
 
 
 @dataclass(frozen=True, slots=True)
