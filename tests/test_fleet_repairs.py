@@ -123,10 +123,7 @@ async def test_the_entity_cap_reached_raises_a_repair_issue(
     assert issue is not None
     assert issue.severity is ir.IssueSeverity.ERROR
     assert issue.translation_key == "entity_cap"
-    # The station's entities were all in the registry: none created disabled.
     assert issue.translation_placeholders == {
         "cap": f"{enabled:,}",
         "title": init_integration.title,
-        "count": "0",
-        "stations": "-",
     }

@@ -21,7 +21,7 @@ from .entity_levels import (
     port_entity_level,
     site_entities_wanted,
 )
-from .entries import is_forwarding_entry
+from .entries import is_forwarding_entry, is_station_group_entry
 from .forwarding import async_setup_forwarding
 from .forwarding_entry import (
     async_migrate_forwarding,
@@ -35,6 +35,13 @@ from .runtime_tuning import DATA_RUNTIME_TUNING, async_runtime_tuning
 from .services import async_setup_services
 from .site_totals import site_device_identifier
 from .station_actions import async_setup_station_actions
+from .station_group_entry import (
+    async_remove_server_groups,
+    async_server_ready,
+    async_setup_station_group,
+    async_unload_server_groups,
+    async_unload_station_group,
+)
 from .websocket import async_register_websocket_commands
 
 PLATFORMS: list[Platform] = [
@@ -69,9 +76,12 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> bool:
-    """Bind the station server and add the platforms (or set up forwarding's entry)."""
+    """Bind the station server and add the platforms (or set up forwarding's entry, or a
+    station group's: station_groups.py)."""
     if is_forwarding_entry(entry):
         return await async_setup_forwarding_entry(hass, entry)
+    if is_station_group_entry(entry):
+        return await async_setup_station_group(hass, entry, PLATFORMS)
     hub = IotZinxHub(hass, entry)
     issue_id = f"{ISSUE_CANNOT_BIND}_{entry.entry_id}"
     try:
@@ -105,6 +115,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> b
     # Before the platforms add anything: what the port_entities option dropped goes away.
     async_remove_unwanted_entities(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # Its station groups (waiting, or unloaded with an earlier set-up) add their stations'.
+    async_server_ready(hass, hub)
     if hub.options.large_site_tuning:
         async_runtime_tuning(hass).async_enable(entry.entry_id)
     LOGGER.debug("Station server listening on %s:%s", entry.data[CONF_HOST], hub.server.port)
@@ -115,6 +127,10 @@ async def async_unload_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> 
     """Remove the platforms and close the listener and every station connection."""
     if is_forwarding_entry(entry):
         return await async_unload_forwarding_entry(hass, entry)
+    if is_station_group_entry(entry):
+        return await async_unload_station_group(hass, entry, PLATFORMS)
+    # The groups' entities read this hub: they go first (and come back after a reload).
+    await async_unload_server_groups(hass, entry.entry_id)
     if unload_ok := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         await entry.runtime_data.async_stop()
         # Thaws once no entry wants it: the removed entities' objects are then reclaimable.
@@ -125,8 +141,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> 
 
 async def async_remove_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> None:
     """Forget a deleted entry's persisted orders and energy, and its repair issue."""
-    if is_forwarding_entry(entry):
-        return  # the outbox is Home Assistant's: deleting the entry loses no event
+    if is_forwarding_entry(entry) or is_station_group_entry(entry):
+        # The outbox is Home Assistant's: deleting forwarding's entry loses no event. A
+        # station group holds no state: its stations are placed again at the next start.
+        return
+    async_remove_server_groups(hass, entry.entry_id)
     ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_CANNOT_BIND}_{entry.entry_id}")
     await async_remove_storage(hass, entry.entry_id)
 
@@ -142,7 +161,9 @@ async def async_remove_config_entry_device(
     if is_forwarding_entry(entry):
         # A webhook endpoint's service device: removable once its backlog is delivered.
         return async_remove_forwarding_entry_device(hass, device_entry)
-    if site_device_identifier(entry.entry_id) in device_entry.identifiers:
+    if not is_station_group_entry(entry) and (
+        site_device_identifier(entry.entry_id) in device_entry.identifiers
+    ):
         # The site's totals: they would come straight back while the option provides them.
         return not site_entities_wanted(port_entity_level(entry))
     hub = entry.runtime_data

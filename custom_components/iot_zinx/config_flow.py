@@ -43,10 +43,12 @@ from .const import (
     CONF_CHARGE_MODE,
     CONF_ELECTRICITY_PRICE,
     CONF_FORWARD_RETENTION_DAYS,
+    CONF_GROUP,
     CONF_HEARTBEAT_TIMEOUT,
     CONF_KIND,
     CONF_LARGE_SITE_TUNING,
     CONF_PORT_ENTITIES,
+    CONF_SERVER,
     CONF_SERVICE_PRICE,
     CONF_STATION_ALLOW_LIST,
     DEFAULT_ADMISSION,
@@ -66,6 +68,7 @@ from .const import (
     FORWARDING_TITLE,
     FORWARDING_UNIQUE_ID,
     KIND_FORWARDING,
+    KIND_STATION_GROUP,
     LOGGER,
     MAX_CHARGE_ENERGY_KWH,
     MAX_CHARGE_MINUTES,
@@ -73,8 +76,9 @@ from .const import (
     MAX_HEARTBEAT_TIMEOUT,
     MIN_HEARTBEAT_TIMEOUT,
     PORT_ENTITY_LEVELS,
+    STATION_GROUP_TITLE,
 )
-from .entries import is_forwarding_entry
+from .entries import is_forwarding_entry, is_station_group_entry
 
 # Card ids and station ids are both shown as 8 hex digits (docs/protocol.md 2 and 3, 0x02).
 _HEX_ID = re.compile(r"^(?:0[xX])?([0-9A-Fa-f]{8})$")
@@ -141,11 +145,20 @@ class IotZinxConfigFlow(ConfigFlow, domain=DOMAIN):
             return ForwardingOptionsFlow()
         return IotZinxOptionsFlow()
 
+    @classmethod
+    @callback
+    def async_supports_options_flow(cls, config_entry: ConfigEntry) -> bool:
+        """A station group has nothing to set: its server's options apply."""
+        return not is_station_group_entry(config_entry)
+
     async def async_step_system(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Create webhook forwarding's own entry (on first use, or when upgrading).
+        """Create webhook forwarding's own entry (on first use, or when upgrading), or a
+        station server's station group (station_groups.py).
 
         The retention found on the station entries of an older version comes in `user_input`.
         """
+        if user_input is not None and user_input.get(CONF_KIND) == KIND_STATION_GROUP:
+            return await self._async_create_station_group(user_input)
         await self.async_set_unique_id(FORWARDING_UNIQUE_ID)
         self._abort_if_unique_id_configured()
         data = user_input or {}
@@ -157,6 +170,18 @@ class IotZinxConfigFlow(ConfigFlow, domain=DOMAIN):
                     data.get(CONF_FORWARD_RETENTION_DAYS, DEFAULT_FORWARD_RETENTION_DAYS)
                 )
             },
+        )
+
+    async def _async_create_station_group(self, data: dict[str, Any]) -> ConfigFlowResult:
+        """The entry of a server's station group ``data[CONF_GROUP]``, named after the server."""
+        server_id, number = str(data[CONF_SERVER]), int(data[CONF_GROUP])
+        await self.async_set_unique_id(f"{server_id}_{KIND_STATION_GROUP}_{number}")
+        self._abort_if_unique_id_configured()
+        if (server := self.hass.config_entries.async_get_entry(server_id)) is None:
+            return self.async_abort(reason="station_group_without_server")
+        return self.async_create_entry(
+            title=f"{server.title} · {STATION_GROUP_TITLE} {number}",
+            data={CONF_KIND: KIND_STATION_GROUP, CONF_SERVER: server_id, CONF_GROUP: number},
         )
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -185,6 +210,8 @@ class IotZinxConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         if is_forwarding_entry(entry):
             return self.async_abort(reason="forwarding_not_reconfigurable")
+        if is_station_group_entry(entry):
+            return self.async_abort(reason="station_group_not_reconfigurable")
         errors: dict[str, str] = {}
         host, port = entry.data[CONF_HOST], entry.data[CONF_PORT]
         if user_input is not None:

@@ -50,6 +50,13 @@ CONF_KIND: Final = "kind"
 KIND_FORWARDING: Final = "forwarding"
 FORWARDING_UNIQUE_ID: Final = "forwarding"
 FORWARDING_TITLE: Final = "Webhook forwarding"
+# A station group: an entry a station server creates for the entities of its stations beyond
+# Home Assistant's cap of enabled entities per config entry (station_groups.py). Its data names
+# the server's entry and the group's number (1, 2, ...; the server itself is group 0).
+KIND_STATION_GROUP: Final = "station_group"
+CONF_SERVER: Final = "server"
+CONF_GROUP: Final = "group"
+STATION_GROUP_TITLE: Final = "station group"
 
 # Which entities a port gets. Each entity costs Home Assistant about 11 KB and some work on
 # every write, so an operator of thousands of stations keeps the essential ones, or none and
@@ -71,7 +78,8 @@ ESSENTIAL_PORT_ENTITIES: Final = frozenset(
 )
 # (platform, description key) of the port entities enabled by default (the others are disabled
 # by default, their descriptions say why): what a port adds to Home Assistant's count of enabled
-# entities at the level "all" (entity_cap.py; tests/test_entity_cap.py checks the descriptions).
+# entities at the level "all" (station_groups.py; tests/test_station_groups.py checks the
+# descriptions).
 ENABLED_PORT_ENTITIES: Final = frozenset(
     {
         ("sensor", "status"),
@@ -166,8 +174,9 @@ MODIFY_MODES: Final = {"time": 0, "time_stop_full": 1, "energy_stop_full": 2}
 # Repair issue raised while the listener cannot bind its port (one per config entry).
 ISSUE_CANNOT_BIND: Final = "cannot_bind"
 # Repair issue suggesting fewer port entities once a server has this many stations: with every
-# port entity Home Assistant falls behind beyond a few hundred (docs/performance.md), and its
-# cap of 10,000 enabled entities per config entry is reached at about 175 10-port stations.
+# port entity Home Assistant falls behind beyond a few hundred (docs/performance.md), and past
+# its cap of 10,000 enabled entities per config entry (about 150 10-port stations) the server
+# needs station groups (station_groups.py).
 ISSUE_MANY_PORT_ENTITIES: Final = "many_port_entities"
 MANY_STATIONS_FOR_ALL_PORT_ENTITIES: Final = 150
 # Repair issue suggesting to keep iot_zinx_event out of the recorder once a server has this

@@ -28,7 +28,7 @@ from homeassistant.helpers.typing import ConfigType
 import probatio
 
 from .const import DOMAIN, EVENT_IOT_ZINX
-from .entries import station_entries
+from .entries import station_entity_entry_ids, station_entries
 from .events import PORT_EVENT_TYPES, EventType
 
 CONF_PORT: Final = "port"
@@ -49,9 +49,11 @@ def _station_id(hass: HomeAssistant, device_id: str) -> str | None:
     """The station's physical id ("04A228CD") of a device of this integration."""
     device = dr.async_get(hass).async_get(device_id, include_child_devices=False)
     if device is None or device.config_entry_id not in {
-        entry.entry_id for entry in station_entries(hass)
+        entry_id
+        for entry in station_entries(hass)
+        for entry_id in station_entity_entry_ids(hass, entry.entry_id)
     }:
-        # Only a station server's devices fire station events.
+        # Only a station server's devices (in its entry or a station group's) fire events.
         return None
     return next((ident for domain, ident in device.identifiers if domain == DOMAIN), None)
 

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.device_registry import DeviceEntry, DeviceInfo
 
 from .const import DOMAIN, MANUFACTURER
 from .models import StationState
 
+if TYPE_CHECKING:
+    from .station_groups import StationGroups
+
 
 class StationDevices:
-    """One device per station of a config entry; sub-stations are connected via their host."""
+    """One device per station of a server; sub-stations are connected via their host.
 
-    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
-        """Register the devices of ``entry_id``."""
+    A station's device belongs to the entry its entities are in: the server's, or the
+    station group's it was placed in (station_groups.py).
+    """
+
+    def __init__(self, hass: HomeAssistant, groups: StationGroups) -> None:
+        """Register the devices of the server whose stations ``groups`` places."""
         self._hass = hass
-        self._entry_id = entry_id
+        self._groups = groups
         # One DeviceInfo per station, shared by its entities: a 10-port station with every
         # port entity would otherwise hold ninety identical ones.
         self.infos: dict[str, DeviceInfo] = {}
@@ -26,18 +33,24 @@ class StationDevices:
     @callback
     def refresh(self, station: StationState) -> None:
         """Create or refresh the station's device: model, firmware, serial, via its host."""
+        # A register tells the ports: what the station's entry counts for it (and for the
+        # stations that have not told theirs yet) follows.
+        self._groups.ports_known(station)
+        if (entry_id := self._groups.home_entry_id(station.station_id)) is None:
+            return  # its group's entry is being created; its set-up refreshes the device
         registry = dr.async_get(self._hass)
         details: dict[str, Any] = {}
         if station.firmware_version is not None:
             details["sw_version"] = station.firmware_version
-        if station.host_station_id is not None and (
-            host := registry.async_get_device_by_identifier(
-                (DOMAIN, station.host_station_id), self._entry_id
-            )
-        ):
+        if station.host_station_id is not None and (host := self.device(station.host_station_id)):
             details["via_device_id"] = host.id
+        if (device := self.device(station.station_id)) is not None and (
+            device.config_entry_id != entry_id
+        ):
+            # The station moved to a station group: its device (area, name, id) goes along.
+            registry.async_update_device(device.id, new_config_entry_id=entry_id)
         registry.async_get_or_create(
-            config_entry_id=self._entry_id,
+            config_entry_id=entry_id,
             identifiers={(DOMAIN, station.station_id)},
             manufacturer=MANUFACTURER,
             model=station.model,
@@ -45,6 +58,18 @@ class StationDevices:
             serial_number=str(station.qr_number),
             **details,
         )
+
+    @callback
+    def device(self, station_id: str) -> DeviceEntry | None:
+        """The station's device, in whichever of the server's entries it is."""
+        registry = dr.async_get(self._hass)
+        home = self._groups.home_entry_id(station_id)
+        for entry_id in (home, *self._groups.entry_ids().values()):
+            if entry_id is not None and (
+                device := registry.async_get_device_by_identifier((DOMAIN, station_id), entry_id)
+            ):
+                return device
+        return None
 
     def device_info(self, station_id: str) -> DeviceInfo:
         """The station's DeviceInfo for its entities: identifiers only, one per station.

@@ -12,7 +12,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_CARD_ALLOW_LIST
-from .entries import is_forwarding_entry
+from .entries import is_forwarding_entry, is_station_group_entry
 from .forwarding import DATA_FORWARDING
 from .runtime_tuning import DATA_RUNTIME_TUNING
 
@@ -39,6 +39,13 @@ async def async_get_config_entry_diagnostics(
         return {
             "entry": entry_data,
             "forwarding": manager.diagnostics() if manager is not None else None,
+        }
+    if is_station_group_entry(entry):
+        # Its stations are the server's: their details are in the server's diagnostics.
+        hub = entry.runtime_data
+        return {
+            "entry": entry_data,
+            "stations": sorted(hub.groups.stations_in(hub.groups.number(entry))),
         }
     return async_redact_data(
         {

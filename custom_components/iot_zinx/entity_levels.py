@@ -25,6 +25,7 @@ from .const import (
     PORT_ENTITIES_NONE,
     STATION_TOTAL_KEYS,
 )
+from .entries import station_entity_entry_ids
 from .options import ServerOptions
 from .site_totals import site_device_identifier, site_unique_id_prefix
 
@@ -101,7 +102,12 @@ def async_remove_unwanted_entities(hass: HomeAssistant, entry: ConfigEntry) -> i
     registry = er.async_get(hass)
     unwanted = []
     site_prefix = site_unique_id_prefix(entry.entry_id)
-    for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
+    for entity in (
+        entity
+        # The server's own entry and its station groups' (station_groups.py).
+        for entry_id in station_entity_entry_ids(hass, entry.entry_id)
+        for entity in er.async_entries_for_config_entry(registry, entry_id)
+    ):
         if entity.unique_id.startswith(site_prefix):
             wanted = site_entities_wanted(level)
         elif (parsed := parse_unique_id(entity.unique_id)) is not None:

@@ -1,16 +1,29 @@
-"""Which config entries of the domain are station servers, and which is the forwarding entry."""
+"""Which config entries of the domain are station servers, station groups, and forwarding's."""
 
 from __future__ import annotations
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 
-from .const import CONF_KIND, DOMAIN, FORWARDING_UNIQUE_ID, KIND_FORWARDING
+from .const import (
+    CONF_GROUP,
+    CONF_KIND,
+    CONF_SERVER,
+    DOMAIN,
+    FORWARDING_UNIQUE_ID,
+    KIND_FORWARDING,
+    KIND_STATION_GROUP,
+)
 
 
 def is_forwarding_entry(entry: ConfigEntry) -> bool:
     """Whether `entry` is webhook forwarding's own entry (not a station server)."""
     return entry.data.get(CONF_KIND) == KIND_FORWARDING
+
+
+def is_station_group_entry(entry: ConfigEntry) -> bool:
+    """Whether `entry` is a station group: entities of some of a server's stations."""
+    return entry.data.get(CONF_KIND) == KIND_STATION_GROUP
 
 
 @callback
@@ -21,7 +34,29 @@ def station_entries(hass: HomeAssistant, *, loaded: bool = False) -> list[Config
         if loaded
         else hass.config_entries.async_entries(DOMAIN)
     )
-    return [entry for entry in entries if not is_forwarding_entry(entry)]
+    return [entry for entry in entries if CONF_KIND not in entry.data]
+
+
+@callback
+def station_group_entries(hass: HomeAssistant, server_entry_id: str) -> list[ConfigEntry]:
+    """The station groups of one server, by number."""
+    return sorted(
+        (
+            entry
+            for entry in hass.config_entries.async_entries(DOMAIN)
+            if is_station_group_entry(entry) and entry.data[CONF_SERVER] == server_entry_id
+        ),
+        key=lambda entry: int(entry.data[CONF_GROUP]),
+    )
+
+
+@callback
+def station_entity_entry_ids(hass: HomeAssistant, server_entry_id: str) -> list[str]:
+    """The entries holding a server's station devices and entities: its own and its groups'."""
+    return [
+        server_entry_id,
+        *(group.entry_id for group in station_group_entries(hass, server_entry_id)),
+    ]
 
 
 @callback

@@ -23,11 +23,10 @@ from datetime import datetime
 import logging
 from pathlib import Path
 import re
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_connect, async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
@@ -49,6 +48,9 @@ from .protocol.firmware import (
 from .protocol.messages import HostUpgradeRequest, UpgradeRequest
 from .protocol.server import DnyServer, StationLink
 from .signals import signal_station_update
+
+if TYPE_CHECKING:
+    from .devices import StationDevices
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -165,12 +167,14 @@ class FirmwareUpdates:
         self,
         hass: HomeAssistant,
         entry_id: str,
+        devices: StationDevices,
         server: DnyServer,
         stations: dict[str, StationState],
     ) -> None:
         """Nothing is read until ``async_scan``."""
         self.hass = hass
         self.entry_id = entry_id
+        self._devices = devices
         self.server = server
         self.stations = stations
         self.folder = Path(hass.config.path(*FIRMWARE_FOLDER))
@@ -306,9 +310,7 @@ class FirmwareUpdates:
         restart = self._restart.get(station_id)
         if restart is not None and restart[0] == message.command:
             restart[1].set()
-        device = dr.async_get(self.hass).async_get_device_by_identifier(
-            (DOMAIN, station_id), self.entry_id
-        )
+        device = self._devices.device(station_id)
         # 0x15 carries nothing; an old station's 0x05 may carry less than the 2024 layout.
         request = message if isinstance(message, UpgradeRequest) else UpgradeRequest()
         data = {

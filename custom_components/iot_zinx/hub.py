@@ -28,7 +28,6 @@ from .cards import async_card_start, card_reply, starts_charging
 from .const import DOMAIN, EVENT_IOT_ZINX
 from .devices import StationDevices
 from .effects import Effect, Fire, NewStation, Notify, RefreshDevice, Save
-from .entity_cap import PortEntityBudget
 from .firmware import FirmwareUpdates
 from .models import StationState
 from .options import ServerOptions
@@ -39,6 +38,7 @@ from .repairs import FleetSizeRepair
 from .signals import async_send_station_changed, signal_new_station
 from .site_totals import SiteTotalsTracker
 from .station_commands import StationCommands
+from .station_groups import StationGroups
 from .station_settings import StationSettings
 from .store import HubStore, OrderBook, async_remove_storage
 from .tracker import StationTracker
@@ -73,12 +73,10 @@ class IotZinxHub:
         self.stations: dict[str, StationState] = {}
         self._book = OrderBook(self.stations)
         self._store = HubStore(hass, entry.entry_id, self._book, self.stations)
-        self.devices = StationDevices(hass, entry.entry_id)
-        self._fleet = FleetSizeRepair(hass, entry.entry_id, entry.title, self.options.port_entities)
-        # Shared by the platforms: whether a station's new port entities start enabled.
-        self.port_budget = PortEntityBudget(
-            hass, entry.entry_id, self.options.port_entities, self._fleet.ports_disabled
-        )
+        # Which entry (the server's or a station group's) holds each station's entities.
+        self.groups = StationGroups(hass, entry, self.options.port_entities, self._port_count)
+        self.devices = StationDevices(hass, self.groups)
+        self._fleet = FleetSizeRepair(hass, entry, self.options.port_entities)
         self.server = DnyServer(self._server_config(), self, frame_logger=self._frame_logged)
         self.orders = Orders(
             self.server,
@@ -90,7 +88,9 @@ class IotZinxHub:
         )
         self.settings = StationSettings(self.server)
         self.commands = StationCommands(self.server, self.stations)
-        self.firmware = FirmwareUpdates(hass, entry.entry_id, self.server, self.stations)
+        self.firmware = FirmwareUpdates(
+            hass, entry.entry_id, self.devices, self.server, self.stations
+        )
         self.tracker = StationTracker(
             self.stations,
             self._book,
@@ -128,6 +128,7 @@ class IotZinxHub:
         redialling, would reach none of them. The station keeps it until it is acknowledged.
         """
         await self._store.async_load()
+        self.groups.async_load(self.stations)
         self._fleet.check(len(self.stations))
         starting = self.hass.state is not CoreState.running
         await self.server.start(serve=not starting)
@@ -159,6 +160,9 @@ class IotZinxHub:
         self._stopped = True
         await self.server.stop()
         await self._store.async_save(final=True)
+
+    def _port_count(self, station_id: str) -> int:
+        return 0 if (station := self.stations.get(station_id)) is None else station.port_count
 
     # -- ServerObserver ------------------------------------------------------------------
 

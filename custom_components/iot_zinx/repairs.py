@@ -1,14 +1,12 @@
 """The repair issues a large fleet calls for: fewer port entities, events not recorded.
 
-And Home Assistant's cap of enabled entities per config entry (entity_cap.py): the stations
-whose port entities were created disabled to stay below it, or the cap reached all the same
-(docs/large-sites.md).
+And Home Assistant's cap of enabled entities per config entry reached all the same in one of
+the server's entries (station_groups.py keeps a reserve below it; docs/large-sites.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Set
-import heapq
+from typing import TYPE_CHECKING
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
@@ -24,10 +22,11 @@ from .const import (
     MANY_STATIONS_FOR_RECORDED_EVENTS,
     PORT_ENTITIES_ALL,
 )
-from .entity_cap import entity_cap
+from .entries import station_entity_entry_ids
+from .station_groups import entity_cap
 
-# The stations the entity cap's issue names; the rest are counted.
-STATIONS_NAMED = 20
+if TYPE_CHECKING:
+    from homeassistant.config_entries import ConfigEntry
 
 
 class FleetSizeRepair:
@@ -35,18 +34,19 @@ class FleetSizeRepair:
 
     Three issues: every port entity (the *Entities per port* option), ``iot_zinx_event``
     recorded (the recorder's configuration), and Home Assistant's cap of enabled entities
-    (stations' port entities created disabled, or the cap reached). Each is removed at the
-    next start once the setting (or the fleet) no longer calls for it.
+    reached in the server's entry or one of its station groups (entities enabled by hand
+    beyond the reserve). Each is removed at the next start once the setting (or the fleet)
+    no longer calls for it.
     """
 
-    def __init__(self, hass: HomeAssistant, entry_id: str, title: str, port_entities: str) -> None:
-        """Watch the fleet of one entry, whose *Entities per port* is ``port_entities``."""
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, port_entities: str) -> None:
+        """Watch the fleet of one server entry, whose *Entities per port* is ``port_entities``."""
         self._hass = hass
-        self._entry_id = entry_id
+        entry_id = self._entry_id = entry.entry_id
+        title = entry.title
         self._cap_issue_id = f"{ISSUE_ENTITY_CAP}_{entry_id}"
-        # (cap reached, how many stations' ports were disabled) as the issue last showed it.
-        self._cap_shown: tuple[bool, int] | None = None
-        self._ports_disabled: Set[str] = frozenset()
+        # Whether the cap was reached, as the issue last showed it.
+        self._cap_shown: bool | None = None
         self._issue_id = f"{ISSUE_MANY_PORT_ENTITIES}_{entry_id}"
         self._events_issue_id = f"{ISSUE_RECORDED_EVENTS}_{entry_id}"
         self._title = title
@@ -108,47 +108,28 @@ class FleetSizeRepair:
             },
         )
 
-    @callback
-    def ports_disabled(self, stations: Set[str]) -> None:
-        """``PortEntityBudget``: these stations' new port entities were created disabled."""
-        self._ports_disabled = stations
-        self._check_entity_cap()
-
     def _check_entity_cap(self) -> None:
-        """Checked as each new station appears (the previous stations' entities are counted)
-        and each time a station's port entities are created disabled."""
-        enabled = er.async_get(self._hass).entities.get_enabled_count_for_config_entry_id(
-            self._entry_id
-        )
+        """Checked at each start and as each new station appears (the previous ones' counted)."""
+        counts = er.async_get(self._hass).entities.get_enabled_count_for_config_entry_id
         cap = entity_cap()
-        reached = enabled >= cap
-        shown = (reached, len(self._ports_disabled))
-        if shown == self._cap_shown:
+        reached = any(
+            counts(entry_id) >= cap
+            for entry_id in station_entity_entry_ids(self._hass, self._entry_id)
+        )
+        if reached == self._cap_shown:
             return
-        first = self._cap_shown is None
-        self._cap_shown = shown
-        if not reached and not self._ports_disabled:
-            if first:
-                ir.async_delete_issue(self._hass, DOMAIN, self._cap_issue_id)
+        self._cap_shown = reached
+        if not reached:
+            ir.async_delete_issue(self._hass, DOMAIN, self._cap_issue_id)
             return
-        count = len(self._ports_disabled)
-        # Linear, not a sort: the issue is updated for each such station.
-        stations = ", ".join(heapq.nsmallest(STATIONS_NAMED, self._ports_disabled)) or "-"
-        if count > STATIONS_NAMED:
-            stations += f" (+{count - STATIONS_NAMED})"
         ir.async_create_issue(
             self._hass,
             DOMAIN,
             self._cap_issue_id,
             is_fixable=False,
-            severity=ir.IssueSeverity.ERROR if reached else ir.IssueSeverity.WARNING,
+            severity=ir.IssueSeverity.ERROR,
             translation_key=ISSUE_ENTITY_CAP,
-            translation_placeholders={
-                "cap": f"{cap:,}",
-                "title": self._title,
-                "count": str(count),
-                "stations": stations,
-            },
+            translation_placeholders={"cap": f"{cap:,}", "title": self._title},
         )
 
     def _events_recorded(self) -> bool:

@@ -29,7 +29,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .entity import IotZinxEntity, IotZinxPortEntity, IotZinxStationTotalEntity
-from .entity_levels import port_entity_level, site_entities_wanted
+from .entity_levels import site_entities_wanted
 from .entries import is_forwarding_entry
 from .forwarding_entities import async_setup_forwarding_sensors
 from .protocol.codes import PortStatus
@@ -326,8 +326,9 @@ async def async_setup_entry(
         hass, entry, async_add_entities, station_entities, port_entities, platform=Platform.SENSOR
     )
 
-    if site_entities_wanted(port_entity_level(entry)):
-        hub = entry.runtime_data
+    hub = entry.runtime_data
+    # The site's totals belong to the server's own entry, not to its station groups.
+    if entry is hub.entry and site_entities_wanted(hub.options.port_entities):
         hub.site.enable()
         entry.async_on_unload(hub.site.disable)
         async_add_entities(IotZinxSiteSensor(hub, description) for description in SITE_SENSORS)

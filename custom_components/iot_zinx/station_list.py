@@ -151,11 +151,11 @@ def async_directory(hass: HomeAssistant) -> list[ListedStation]:
     Kept by a subscription until a device changes (names) or the number of stations does:
     sorting 10,000 names for every page sent would cost more than the rest of the page.
     """
-    devices = dr.async_get(hass)
     listed = []
     for entry in station_entries(hass, loaded=True):
+        devices = entry.runtime_data.devices
         for station_id in entry.runtime_data.stations:
-            device = devices.async_get_device_by_identifier((DOMAIN, station_id), entry.entry_id)
+            device = devices.device(station_id)
             name = (
                 (device.name_by_user or device.name) if device is not None else None
             ) or f"AP3000 {station_id}"

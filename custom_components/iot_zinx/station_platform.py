@@ -14,7 +14,7 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import PORT_ENTITIES_ALL, PORT_ENTITIES_ESSENTIAL
-from .entity_levels import port_entity_level, port_entity_wanted, station_entity_wanted
+from .entity_levels import port_entity_wanted, station_entity_wanted
 from .signals import signal_new_station, signal_station_update
 
 if TYPE_CHECKING:
@@ -59,12 +59,15 @@ def async_add_station_entities(
 
     Stations appear when they first talk (``signal_new_station``); ports when the station
     tells its port count (register or heartbeat), and again if it later reports more. The
-    ``port_entities`` option decides which port entities exist, the hub's ``port_budget``
-    whether new ones start enabled.
+    server's ``port_entities`` option decides which port entities exist; ``entry`` (the
+    server's or one of its station groups') adds those of the stations placed in it
+    (``hub.groups``, station_groups.py).
     """
     hub = entry.runtime_data
+    server_id = hub.entry.entry_id
+    number = hub.groups.number(entry)
     known: dict[str, _KnownStation] = {}
-    level = port_entity_level(entry)
+    level = hub.options.port_entities
     # With "none" or "connectivity" no port entity is built, and nothing watches for new
     # ports: thousands of stations are the reason for these levels.
     with_ports = level in (PORT_ENTITIES_ALL, PORT_ENTITIES_ESSENTIAL)
@@ -76,20 +79,22 @@ def async_add_station_entities(
         numbers = set(range(1, station.port_count + 1)) | set(station.ports)
         if new := sorted(numbers - known[station_id].ports):
             known[station_id].ports.update(new)
-            entities = [
-                entity
-                for port in new
-                for entity in port_entities(hub, station, port)
-                if port_entity_wanted(level, platform, entity.entity_description.key)
-            ]
-            # Near Home Assistant's cap of enabled entities they are created disabled, so
-            # that the stations still to come keep their own entities (entity_cap.py).
-            hub.port_budget.admit(station_id, platform, entities, new)
-            async_add_entities(entities)
+            # What the station's group counted for it, now that its ports are known.
+            hub.groups.ports_known(station)
+            async_add_entities(
+                [
+                    entity
+                    for port in new
+                    for entity in port_entities(hub, station, port)
+                    if port_entity_wanted(level, platform, entity.entity_description.key)
+                ]
+            )
 
     @callback
     def add_station(station_id: str) -> None:
         station = hub.stations[station_id]
+        if hub.groups.home(station_id) != number:
+            return  # another entry's (Home Assistant's cap of entities per entry)
         if (previous := known.get(station_id)) is not None:
             if previous.state is station:
                 return
@@ -102,7 +107,7 @@ def async_add_station_entities(
             unsubscribe=(
                 async_dispatcher_connect(
                     hass,
-                    signal_station_update(entry.entry_id, station_id),
+                    signal_station_update(server_id, station_id),
                     partial(add_ports, station_id),
                 )
                 if with_ports
@@ -125,7 +130,7 @@ def async_add_station_entities(
             record.unsubscribe()
 
     entry.async_on_unload(
-        async_dispatcher_connect(hass, signal_new_station(entry.entry_id), add_station)
+        async_dispatcher_connect(hass, signal_new_station(server_id), add_station)
     )
     entry.async_on_unload(unsubscribe_all)
     for station_id in list(hub.stations):

@@ -47,7 +47,9 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Read the firmware folder, then add every station's update entity as stations appear."""
-    await entry.runtime_data.firmware.async_scan()
+    hub = entry.runtime_data
+    if entry is hub.entry:  # once per server, not again for each of its station groups
+        await hub.firmware.async_scan()
 
     def station_entities(hub: IotZinxHub, station: StationState) -> list[UpdateEntity]:
         return [IotZinxFirmwareUpdate(hub, station.station_id, FIRMWARE)]

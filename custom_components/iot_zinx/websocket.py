@@ -21,7 +21,7 @@ import probatio
 
 from .const import DOMAIN
 from .entity_levels import parse_unique_id
-from .entries import station_entries
+from .entries import station_entity_entry_ids, station_entries
 from .site_totals import site_device_identifier, site_unique_id_prefix
 from .station_list import ws_station_list
 
@@ -56,7 +56,12 @@ def async_port_map(hass: HomeAssistant, *, sites_only: bool = False) -> list[dic
     for entry in station_entries(hass):
         site_prefix = site_unique_id_prefix(entry.entry_id)
         if not sites_only:
-            candidates = er.async_entries_for_config_entry(entities, entry.entry_id)
+            # The server's own entry and its station groups' (station_groups.py).
+            candidates = [
+                entity
+                for entry_id in station_entity_entry_ids(hass, entry.entry_id)
+                for entity in er.async_entries_for_config_entry(entities, entry_id)
+            ]
         elif site := devices.async_get_device_by_identifier(
             site_device_identifier(entry.entry_id), entry.entry_id
         ):
