@@ -179,8 +179,12 @@ async def async_setup(hass, config):
     def report():
         hub = None
         server_entry = None
+        station_entries = []
         for entry in hass.config_entries.async_entries("iot_zinx"):
-            if entry.data.get("kind") != "forwarding":  # webhook forwarding's entry: no hub
+            kind = entry.data.get("kind")
+            if kind != "forwarding":  # webhook forwarding's entry: no entities of stations
+                station_entries.append(entry)
+            if kind is None:  # the station server (station groups share its hub)
                 hub = getattr(entry, "runtime_data", None)
                 server_entry = entry
         data = {"t": time.monotonic(), "lags_ms": [round(x * 1000, 2) for x in lags],
@@ -190,9 +194,13 @@ async def async_setup(hass, config):
         gc_pauses.clear()
         if server_entry is not None:
             # Home Assistant adds no new enabled entity to a config entry beyond its cap
-            # (entity_platform.MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY): what the entry has.
-            data["enabled_entities"] = er.async_get(
-                hass).entities.get_enabled_count_for_config_entry_id(server_entry.entry_id)
+            # (entity_platform.MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY): the fullest of the
+            # server's entries (its own and its station groups'), and their sum.
+            counts = [er.async_get(hass).entities.get_enabled_count_for_config_entry_id(
+                entry.entry_id) for entry in station_entries]
+            data["enabled_entities"] = sum(counts)
+            data["fullest_entry"] = max(counts)
+            data["station_groups"] = len(station_entries) - 1
             data["entity_cap"] = getattr(
                 entity_platform, "MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY", None)
         if hub is not None:
@@ -836,11 +844,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             # Home Assistant adds no new enabled entity to a config entry at its cap (it logs
             # a warning): the rest of the fleet's entities would silently be missing.
             enabled, cap = samples.last.get("enabled_entities", 0), samples.last.get("entity_cap")
+            fullest = samples.last.get("fullest_entry", 0)
             report["enabled_entities"] = enabled
-            report["entity_cap_reached"] = cap is not None and enabled >= cap
+            report["station_groups"] = samples.last.get("station_groups", 0)
+            report["entity_cap_reached"] = cap is not None and fullest >= cap
             lines.append(
-                ("enabled entities of the server's entry (cap)",
-                 f"{enabled} ({cap})" + (
+                ("enabled entities (station groups; fullest entry / cap)",
+                 f"{enabled} ({report['station_groups']}; {fullest} / {cap})" + (
                      "  REACHED: the fleet's entities are incomplete"
                      if report["entity_cap_reached"] else ""))
             )  # fmt: skip
