@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigEntryState
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_SYSTEM, ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, SERVICE_TURN_ON, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_platform, entity_registry as er
@@ -323,3 +323,30 @@ def test_the_enabled_port_entities_are_the_descriptions() -> None:
         if description.entity_registry_enabled_default
     } == ENABLED_PORT_ENTITIES
     assert {("sensor", "status"), ("switch", "charging")} <= ENABLED_PORT_ENTITIES
+
+
+async def test_a_group_whose_server_is_gone_removes_itself(hass: HomeAssistant) -> None:
+    """Left over from a server deleted while the group was not loaded: nothing to show."""
+    orphan = MockConfigEntry(
+        domain=DOMAIN,
+        title="AP3000 server 127.0.0.1:0 · station group 1",
+        data={"kind": "station_group", "server": "01JNOSUCHSERVER00000000000", "group": 1},
+        unique_id="01JNOSUCHSERVER00000000000_station_group_1",
+    )
+    orphan.add_to_hass(hass)
+
+    assert not await hass.config_entries.async_setup(orphan.entry_id)
+    await hass.async_block_till_done()
+
+    assert hass.config_entries.async_entries(DOMAIN) == []
+
+
+async def test_no_group_for_a_server_that_does_not_exist(hass: HomeAssistant) -> None:
+    """The config flow's system step refuses a group of an unknown server."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_SYSTEM},
+        data={"kind": "station_group", "server": "01JNOSUCHSERVER00000000000", "group": 1},
+    )
+    assert (result["type"], result["reason"]) == ("abort", "station_group_without_server")
+    assert hass.config_entries.async_entries(DOMAIN) == []

@@ -11,9 +11,10 @@
    (the durable outbox), as docs/forwarding.md shows.
 3. ``--stations`` simulated stations in this process at real rates (speed 1: heartbeats every
    180 s, power reports every 300 s of a charging port), every charger plugged in; one port
-   each by default, since Home Assistant adds at most 10,000 enabled entities per config entry
-   (at the default level a station has 7 and each port 8: 434 two-port, 114 ten-port
-   stations), and beyond that it adds none and logs a warning. On the first
+   each by default (``--ports`` for more: past Home Assistant's 10,000 enabled entities per
+   config entry the server puts the next stations in station groups, station_groups.py, and
+   at 500 10-port stations Home Assistant itself falls behind, docs/performance.md, which
+   would measure Home Assistant's lag instead of the faults). On the first
    ``--order-ports`` ports of each station orders start (``iot_zinx.start_charging`` with an
    order number of ours) and end after 3 to 15 minutes: by ``iot_zinx.stop_charging``, or by
    the charger being pulled out at the station (the order ends at the station, settlement
