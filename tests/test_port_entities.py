@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-import copy
+import dataclasses
 import re
 
 from homeassistant.core import HomeAssistant
@@ -144,7 +144,7 @@ async def test_none_station_totals(
     }
 
     # A port's 0x06 alone (no station-level change) rewrites the totals.
-    charging_dual_socket.send(copy.replace(POWER_REPORT, power_w=300.5, energy_kwh=0.2))
+    charging_dual_socket.send(dataclasses.replace(POWER_REPORT, power_w=300.5, energy_kwh=0.2))
     await wait_for_station(hass, STATION_ID, lambda station: station.ports[1].power_w == 300.5)
     assert hass.states.get(f"{STATION}_total_power").state == "300.5"
     assert hass.states.get(f"{STATION}_total_lifetime_energy").state == "0.2"

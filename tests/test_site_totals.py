@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-import copy
+import dataclasses
 from datetime import timedelta
 
 from homeassistant.core import HomeAssistant
@@ -133,12 +133,12 @@ async def test_totals_are_written_at_most_once_per_interval(
     )
 
     # The first change after a quiet interval is shown at once ...
-    charging_dual_socket.send(copy.replace(POWER_REPORT, power_w=300.5, energy_kwh=0.2))
+    charging_dual_socket.send(dataclasses.replace(POWER_REPORT, power_w=300.5, energy_kwh=0.2))
     await wait_for_station(hass, STATION_ID, lambda station: station.ports[1].power_w == 300.5)
     assert writes == ["300.5"]
     # ... the next ones within the interval wait for its end, and the last one is shown.
     for power_w in (310.0, 320.5):
-        charging_dual_socket.send(copy.replace(POWER_REPORT, power_w=power_w))
+        charging_dual_socket.send(dataclasses.replace(POWER_REPORT, power_w=power_w))
         await wait_for_station(
             hass, STATION_ID, lambda station, p=power_w: station.ports[1].power_w == p
         )

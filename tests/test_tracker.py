@@ -7,7 +7,7 @@ The hub carrying them out is tested in test_hub.py.
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import uuid
 
 from custom_components.iot_zinx.effects import Effect, Fire, NewStation, Notify, RefreshDevice, Save
@@ -135,7 +135,7 @@ def test_a_settlement_ends_its_order_once() -> None:
     # The station resends it (no acknowledgement reached it): nothing happens again.
     assert stations.message(link(STATION), settlement) == []
     # A second settlement of the same order with other figures: a settlement, no end.
-    other = copy.replace(settlement, duration_s=661)
+    other = dataclasses.replace(settlement, duration_s=661)
     assert kinds(stations.message(link(STATION), other)) == ["Save", "settlement", "Notify"]
 
 
@@ -167,7 +167,7 @@ def test_a_settlement_fired_again_after_a_crash_keeps_its_event_ids() -> None:
     # Another settlement (other figures) has other ids.
     other = tracker()
     other.online(link(STATION))
-    again = other.message(link(STATION), copy.replace(settlement, duration_s=661))
+    again = other.message(link(STATION), dataclasses.replace(settlement, duration_s=661))
     assert {e.event["event_id"] for e in again if isinstance(e, Fire)}.isdisjoint(
         event_id for _, event_id in first
     )

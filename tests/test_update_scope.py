@@ -6,7 +6,7 @@ station has about 90 entities, and a 0x06 power report concerns the 8 of one por
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
@@ -41,7 +41,7 @@ async def test_power_report_updates_only_its_port(
             signal_port_update(entry_id, STATION_ID, port),
             callback(lambda port=port: count(port)),
         )
-    charging_dual_socket.send(copy.replace(POWER_REPORT, power_w=199.9))
+    charging_dual_socket.send(dataclasses.replace(POWER_REPORT, power_w=199.9))
     await wait_for_station(hass, STATION_ID, lambda station: station.ports[1].power_w == 199.9)
     assert counts == {"station": 0, 1: 1, 2: 0}
     state = hass.states.get("sensor.ap3000_04a228cd_port_1_power")

@@ -55,7 +55,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import copy
 import dataclasses
 from functools import partial
 import itertools
@@ -421,7 +420,8 @@ async def simulator_child(args: argparse.Namespace) -> None:
             if not station.is_connected:
                 out(f"X {seq}")
                 return
-            station.send(copy.replace(station.heartbeat_message(), voltage_v=value))
+            heartbeat = dataclasses.replace(station.heartbeat_message(), voltage_v=value)
+            station.send(heartbeat)
             out(f"S {seq} {time.monotonic():.6f}")
         elif parts[0] == "R":  # R seq station: the station's module redials
             seq, index = int(parts[1]), int(parts[2])

@@ -1,9 +1,8 @@
 """JSON-ready renderings of frames and messages, for the protocol console and logs.
 
-Messages are frozen dataclasses or wire tuples (messages/layout.py); their fields (for a wire
-tuple the constructor's, in units: ``energy_kwh`` rather than the wire's ``energy_raw``) become
-JSON values as they are, except bytes, which become upper-case hex (order numbers, keys, raw
-payloads). An empty ``trailing`` (bytes beyond the known layout, normally none) is left out.
+Messages are frozen dataclasses (messages.py); their fields become JSON values as they are,
+except bytes, which become upper-case hex (order numbers, keys, raw payloads). An empty
+``trailing`` (bytes beyond the known layout, normally none) is left out.
 """
 
 from __future__ import annotations
@@ -14,12 +13,10 @@ from .errors import MessageError
 from .frame import Frame
 from .messages import (
     UPSTREAM_COMMANDS,
-    Message,
     decode_downstream,
     decode_server_reply,
     decode_station_reply,
     decode_upstream,
-    message_fields,
 )
 
 type JsonValue = bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None
@@ -35,8 +32,6 @@ def to_json_value(value: object) -> JsonValue:
         return value
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex().upper()
-    if isinstance(value, Message):  # before tuples: a wire-tuple message is one
-        return message_to_dict(value)
     if isinstance(value, list | tuple):
         return [to_json_value(item) for item in value]
     if isinstance(value, dict):
@@ -47,22 +42,15 @@ def to_json_value(value: object) -> JsonValue:
 
 
 def message_to_dict(message: object) -> dict[str, JsonValue]:
-    """Every field of a message as JSON values (an empty ``trailing`` left out).
-
-    A message, or any dataclass (``SubStationVersion``, an entry of a message).
-    """
-    if isinstance(message, Message):
-        names = message_fields(type(message))
-    elif is_dataclass(message) and not isinstance(message, type):
-        names = tuple(field.name for field in fields(message))
-    else:
-        raise TypeError(f"{message!r} is neither a message nor a dataclass instance")
+    """Every field of a message dataclass as JSON values (an empty ``trailing`` left out)."""
+    if not is_dataclass(message) or isinstance(message, type):
+        raise TypeError(f"{message!r} is not a dataclass instance")
     result: dict[str, JsonValue] = {}
-    for name in names:
-        value = getattr(message, name)
-        if name == "trailing" and not value:
+    for field in fields(message):
+        value = getattr(message, field.name)
+        if field.name == "trailing" and not value:
             continue
-        result[name] = to_json_value(value)
+        result[field.name] = to_json_value(value)
     return result
 
 

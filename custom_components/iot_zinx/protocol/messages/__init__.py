@@ -1,18 +1,13 @@
 """Typed DNY messages: the payload of every upstream message, downstream command and reply.
 
-docs/protocol.md section 3 (station -> server) and section 4 (server -> station). Every message is
-immutable and typed, with ``encode()`` (the payload only; ``frame.Frame`` wraps it) and a
-``decode(payload)`` classmethod: a frozen, slotted dataclass, except the four that make most
-frames (``Register``, ``Heartbeat``, ``Settlement``, ``PowerHeartbeat``), which are *wire
-tuples*: named tuples of their wire values, the units read through properties of the same names
-(see "Wire tuples" in ``layout.py``; ``message_fields`` lists any message's fields, and
-``copy.replace`` works on both kinds). The rules every class follows:
+docs/protocol.md section 3 (station -> server) and section 4 (server -> station). Every message is a
+frozen, slotted dataclass with ``encode()`` (the payload only; ``frame.Frame`` wraps it) and a
+``decode(payload)`` classmethod. The rules every class follows:
 
 * Scaled units are in the field names (docs/protocol.md section 2): ``voltage_v`` 0.1 V, ``power_w``
   0.1 W, ``current_a`` 0.001 A, ``energy_kwh`` 0.01 kWh, ``*_s`` seconds, ``*_fen`` fen.
   Decoding divides the wire integer (``2188 / 10``, the nearest float to 218.8); encoding
-  rounds back, so ``decode(encode(m)) == m`` for every decoded message. A wire tuple keeps the
-  integer (``voltage_raw``) and divides it when ``voltage_v`` is read; its constructor rounds.
+  rounds back, so ``decode(encode(m)) == m`` for every decoded message.
 * Ports keep the wire value (0-based, 0xFF = the station chooses) in a field named ``port``.
 * Temperatures are wire + 65 with 0 meaning "no sensor" (section 2). A *required* temperature
   is a field ``*_c: int | None`` (``None`` = no sensor). An *optional* trailing temperature
@@ -27,8 +22,8 @@ tuples*: named tuples of their wire values, the units read through properties of
 * ``decode`` raises ``MessageError`` only when a required field is missing; ``encode`` raises
   ``ValueError`` when a value does not fit its wire field.
 * Decoding is the server's hot path, so decoders build messages without calling the
-  constructor, and most are generated from a declared ``_Layout`` (see "Fast construction"
-  and "Wire tuples" in ``layout.py``); the messages are the same as the constructor's.
+  dataclass ``__init__``, and most are generated from a declared ``_Layout`` (see "Fast
+  construction" in ``layout.py``); the messages are the same as the constructor's.
 * A fixed-layout message declares its wire fields once, in a ``_Layout``: its decoder is
   generated from that declaration and its ``encode`` (``Message.encode``) writes the same
   declaration back, each field by the inverse of its reading. Only the irregular messages
@@ -86,7 +81,7 @@ from .downstream import (
     WriteEeprom,
     decode_downstream,
 )
-from .layout import Message, UnknownMessage, message_fields
+from .layout import Message, UnknownMessage
 from .replies import (
     CardReply,
     ChargeControlReply,
@@ -203,7 +198,6 @@ __all__ = [
     "decode_server_reply",
     "decode_station_reply",
     "decode_upstream",
-    "message_fields",
     "order_no_text",
     "parse_order_no",
     "temperature_from_wire",

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-import inspect
 import struct
 from struct import Struct
-from typing import Any, ClassVar, NamedTuple, NoReturn, Self, cast
+from typing import Any, ClassVar, NamedTuple, NoReturn, Self
 
 from custom_components.iot_zinx.protocol.errors import MessageError
 
@@ -113,55 +112,6 @@ class _DeclaredMessage(Message):
         return layout.decode(cls, payload)
 
 
-class _WireMessage(_DeclaredMessage):
-    """Base of the messages that are tuples of their wire values (see "Wire tuples" below).
-
-    A subclass also derives from a ``NamedTuple`` of its fields in wire order, each the wire
-    integer as it is (``energy_raw``: 0.01 kWh), then ``trailing``; properties give the
-    scaled units under the names the dataclass messages use (``energy_kwh``), and a
-    ``__new__`` takes those units, so that a message is built (and ``copy.replace``d) as any
-    other. Two messages are equal only if they are of the same class (a tuple compares equal
-    to any equal tuple).
-    """
-
-    __slots__ = ()
-
-    # The public fields, in the constructor's order (the names ``__new__`` takes): what
-    # ``message_fields`` lists. Set for every subclass.
-    FIELDS: ClassVar[tuple[str, ...]] = ()
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.FIELDS = tuple(inspect.signature(cls.__new__).parameters)[1:]
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and tuple.__eq__(cast("tuple[Any, ...]", self), other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(cast("tuple[Any, ...]", self))
-
-    def __replace__(self, /, **changes: Any) -> Self:
-        """``copy.replace``: a copy with the fields named as the constructor names them.
-
-        (A named tuple's own ``_replace`` takes the wire fields: ``energy_raw``.)
-        """
-        values = {name: getattr(self, name) for name in self.FIELDS}
-        unknown = changes.keys() - values.keys()
-        if unknown:
-            raise TypeError(f"{type(self).__name__} has no field {', '.join(sorted(unknown))}")
-        return type(self)(**(values | changes))
-
-
-def message_fields(cls: type[Message]) -> tuple[str, ...]:
-    """The names of a message class's fields, in the constructor's order."""
-    if issubclass(cls, _WireMessage):
-        return cls.FIELDS
-    return tuple(_field_names(cls))
-
-
 # ---------------------------------------------------------------------------------------------
 # Fast construction
 #
@@ -184,9 +134,7 @@ def message_fields(cls: type[Message]) -> tuple[str, ...]:
 #   declared fixed layout: one ``unpack_from`` whose targets are the twin's attributes for the
 #   fields kept as they are (``_m.port, energy_kwh, ... = _unpack(_payload)``: no local per
 #   field) and locals for the ones converted; when the payload holds exactly every field, the
-#   rest is the ``b''`` constant rather than a slice.
-# * The messages of most frames are wire tuples instead (see "Wire tuples" below): faster
-#   still, since a tuple subclass is built from struct's tuple in one call.
+#   rest is the ``b''`` constant rather than a slice. ``frame.py`` builds frames the same way.
 #
 # Why keep generated code (the ``exec`` in ``_compile_builder``): measured with
 # ``tools/bench_protocol.py --repeat 5`` when messages.py became this package (December 2026,
@@ -198,7 +146,7 @@ def message_fields(cls: type[Message]) -> tuple[str, ...]:
 # the conversions mapped in C: 2.10 / 2.50 / 1.27 / 1.24 us), decoding 3 to 4 times slower.
 #
 # tests/protocol/test_messages.py checks that every decoded message equals the one the
-# constructor builds from the same values.
+# dataclass constructor builds from the same values.
 
 _TWINS: dict[type[Message], type[Message]] = {}
 # The generated decoder of every class bound to a _Layout (see _decoder).
@@ -270,75 +218,6 @@ def _decoder(cls: type[Any]) -> Callable[..., Any]:
     """What the dispatch tables call for ``cls``: its generated decoder, else its ``decode``."""
     decoder = _DECODERS.get(cls)
     return cls.decode if decoder is None else decoder
-
-
-# ---------------------------------------------------------------------------------------------
-# Wire tuples
-#
-# The messages of most frames (0x06 power heartbeats, 0x21 heartbeats, 0x20 registers, 0x03
-# settlements: ``_WireMessage``) are tuples of their wire values, so that decoding one is a
-# single C call: ``tuple.__new__(cls, full.unpack_from(payload))``, where ``full`` unpacks every
-# field and, with a final ``0s``, the empty ``trailing``. No per-field store, no class
-# hand-over, no division (the scaled units are properties over the wire integers). A payload
-# of an older firmware, which ends after some optional field, adds a constant tuple (``None``
-# for each absent field, then the empty trailing) to its fields; any other length (a longer
-# payload, or one ending inside a field) keeps the rest of the payload as ``trailing``.
-# Measured in docs/performance.md (2026-12-07): one 0x06 decode 0.76 -> 0.44 us. The other
-# messages stay dataclasses: they are a few frames in a hundred, and their irregular or
-# converted fields (card ids, text) would each need a property.
-
-# tuple.__new__(cls, values): a tuple subclass's instance, its __new__ not called.
-_new_tuple: Callable[..., Any] = tuple.__new__
-
-
-def _wire_decoder(
-    cls: type[Message], structs: Sequence[Struct], required: int
-) -> Callable[..., Any]:
-    """The decoder of the wire tuple ``cls``.
-
-    ``structs[k]`` unpacks the first k wire fields; a payload must hold the first
-    ``required`` of them.
-    """
-    wire_count = len(structs) - 1
-    whole = structs[-1]
-    size = whole.size
-    unpack_full = Struct(whole.format + "0s").unpack_from
-    # exact[n]: for a payload of n < size bytes that ends where a field does (an older
-    # firmware's), the unpack of its fields and the rest of the tuple: a None for each absent
-    # field and the empty trailing. None for any other length.
-    exact: list[tuple[Callable[[bytes], tuple[Any, ...]], tuple[Any, ...]] | None] = [None] * size
-    for count in range(required, wire_count):
-        exact[structs[count].size] = (
-            structs[count].unpack_from,
-            (None,) * (wire_count - count) + (b"",),
-        )
-    needed = structs[required].size
-
-    def decode_other(payload: bytes) -> Any:
-        """A payload longer than every field, or ending inside one: the rest is trailing."""
-        length = len(payload)
-        if length > size:
-            return _new_tuple(cls, (*whole.unpack_from(payload), payload[size:]))
-        if length < needed:
-            raise _short(cls, payload, needed)
-        count = max(k for k in range(wire_count) if structs[k].size <= length)
-        values = structs[count].unpack_from(payload)
-        return _new_tuple(
-            cls, (*values, *(None,) * (wire_count - count), payload[structs[count].size :])
-        )
-
-    def decode(payload: bytes) -> Any:
-        length = len(payload)
-        if length == size:
-            return _new_tuple(cls, unpack_full(payload))
-        entry = exact[length] if length < size else None
-        if entry is None:
-            return decode_other(payload)
-        unpack, rest = entry
-        return _new_tuple(cls, unpack(payload) + rest)
-
-    decode.__name__ = decode.__qualname__ = f"decode_{cls.__name__}"
-    return decode
 
 
 # Writes one attribute as the value struct packs: (attribute, "Class.field" for errors).
@@ -414,17 +293,6 @@ class _Layout:
     def bind[C: type[Message]](self, cls: C) -> C:
         """Generate ``decoder`` for the dataclass ``cls``; return ``cls`` (a decorator)."""
         declared = [item.name for item in self._wire] + [*self._params, self._rest]
-        if issubclass(cls, _WireMessage):
-            # A wire tuple: its fields are the wire values, in wire order (see above).
-            if declared != list(getattr(cls, "_fields", ())) or any(
-                item.read is not None for item in self._wire
-            ):
-                raise TypeError(f"{cls.__name__} is not the tuple of its wire fields")
-            structs = [self._struct(count) for count in range(len(self._wire) + 1)]
-            self.decoder = _wire_decoder(cls, structs, self._required)
-            _DECODERS[cls] = self.decoder
-            cls._LAYOUT = self
-            return cls
         if sorted(declared) != sorted(_field_names(cls)):
             raise TypeError(f"the layout of {cls.__name__} does not name its fields")
         signature = ", ".join(("_payload", *self._params))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from struct import Struct
-from typing import Any, ClassVar, NamedTuple, Self, cast
+from typing import Any, ClassVar, Self, cast
 
 from custom_components.iot_zinx.protocol.codes import firmware_text
 
@@ -24,19 +24,17 @@ from .layout import (
     _fast_constructor,
     _Field,
     _Layout,
-    _new_tuple,
     _new_unknown,
     _pack,
     _short,
     _Tail,
+    _twin,
     _unpack,
-    _WireMessage,
 )
 from .values import (
     _card_hex,
     _card_id_bytes,
     _opt_div,
-    _opt_scale,
     _read_card_id,
     _text,
     temperature_from_wire,
@@ -64,7 +62,13 @@ _REGISTER = _Layout(
 )
 
 
-class _RegisterFields(NamedTuple):
+@_REGISTER.bind
+@dataclass(frozen=True, slots=True)
+class Register(_DeclaredMessage):
+    """0x20 register, sent at power-up and on every change (reply: ``ResultReply``)."""
+
+    COMMAND: ClassVar[int] = 0x20
+
     firmware: int
     port_count: int
     virtual_id: int
@@ -72,18 +76,6 @@ class _RegisterFields(NamedTuple):
     work_mode: int | None = None
     power_board_version: int | None = None
     trailing: bytes = b""
-
-
-@_REGISTER.bind
-class Register(_WireMessage, _RegisterFields):
-    """0x20 register, sent at power-up and on every change (reply: ``ResultReply``).
-
-    A wire tuple (layout.py): every field is kept as on the wire.
-    """
-
-    __slots__ = ()
-
-    COMMAND: ClassVar[int] = 0x20
 
     @property
     def firmware_version(self) -> str:
@@ -100,54 +92,18 @@ def _check_port_count(owner: str, port_count: int, *per_port: tuple[Any, ...]) -
             raise ValueError(f"{owner} has port_count {port_count} but {len(values)} port values")
 
 
-class _HeartbeatFields(NamedTuple):
-    voltage_raw: int  # 0.1 V
-    port_count: int
-    port_statuses: tuple[int, ...]  # codes.PortStatus values, one per port (section 7.1)
-    signal: int
-    temperature_raw: int  # degrees + 65, 0 = no sensor
-    trailing: bytes = b""
-
-
-class Heartbeat(_WireMessage, _HeartbeatFields):
-    """0x21 heartbeat, every 3 minutes by default (reply: ``ResultReply``).
-
-    A wire tuple (layout.py): ``voltage_v`` and ``temperature_c`` read the wire values.
-    """
-
-    __slots__ = ()
+@dataclass(frozen=True, slots=True)
+class Heartbeat(Message):
+    """0x21 heartbeat, every 3 minutes by default (reply: ``ResultReply``)."""
 
     COMMAND: ClassVar[int] = 0x21
 
-    def __new__(  # noqa: PLR0917 - positional, like the other messages' constructors
-        cls,
-        voltage_v: float,
-        port_count: int,
-        port_statuses: tuple[int, ...],
-        signal: int,
-        temperature_c: int | None,
-        trailing: bytes = b"",
-    ) -> Self:
-        """The message of these values; ``ValueError`` for a temperature off the wire range."""
-        return super().__new__(
-            cls,
-            round(voltage_v * 10),
-            port_count,
-            port_statuses,
-            signal,
-            temperature_to_wire(temperature_c),
-            trailing,
-        )
-
-    @property
-    def voltage_v(self) -> float:
-        """The supply voltage in V."""
-        return self.voltage_raw / 10
-
-    @property
-    def temperature_c(self) -> int | None:
-        """The station's temperature in °C; ``None`` without a sensor."""
-        return temperature_from_wire(self.temperature_raw)
+    voltage_v: float
+    port_count: int
+    port_statuses: tuple[int, ...]  # codes.PortStatus values, one per port (section 7.1)
+    signal: int
+    temperature_c: int | None
+    trailing: bytes = b""
 
     @classmethod
     def decode(cls, payload: bytes) -> Self:
@@ -158,41 +114,40 @@ class Heartbeat(_WireMessage, _HeartbeatFields):
         """The 0x21 payload."""
         _check_port_count("Heartbeat", self.port_count, self.port_statuses)
         return (
-            _pack(_HEARTBEAT_HEAD, self.voltage_raw, self.port_count)
+            _pack(_HEARTBEAT_HEAD, round(self.voltage_v * 10), self.port_count)
             + bytes(self.port_statuses)
-            + _pack(_TWO_U8, self.signal, self.temperature_raw)
+            + _pack(_TWO_U8, self.signal, temperature_to_wire(self.temperature_c))
             + self.trailing
         )
 
 
-# _HEARTBEAT_SCALARS[count]: voltage, port count, signal, temperature and the empty trailing
-# of a 0x21 payload of exactly ``count`` ports, in one call (the statuses are skipped).
-_HEARTBEAT_SCALARS = tuple(Struct(f"<HB{count}xBB0s").unpack_from for count in range(256))
+_blank_heartbeat: Callable[[], Any] = _twin(Heartbeat)
 
 
 def _decode_heartbeat(payload: bytes) -> Heartbeat:
-    """``Heartbeat.decode``, by hand: the per-port array makes the layout irregular."""
+    """``Heartbeat.decode``: the message is filled as its twin, then handed to its class.
+
+    Built like the generated decoders (layout.py, "Fast construction"), by hand because the
+    per-port array makes the layout irregular.
+    """
     size = len(payload)
     if size < _HEARTBEAT_HEAD.size:
         raise _short(Heartbeat, payload, _HEARTBEAT_HEAD.size)
-    count = payload[2]
+    voltage, count = _HEARTBEAT_HEAD.unpack_from(payload)
     end = 5 + count
-    if size == end:  # the common case: nothing after the temperature
-        voltage, _, signal, temperature, trailing = _HEARTBEAT_SCALARS[count](payload)
-    elif size > end:
-        voltage, signal, temperature = (
-            payload[0] | payload[1] << 8,
-            payload[end - 2],
-            payload[end - 1],
-        )
-        trailing = payload[end:]
-    else:
+    if size < end:
         raise _short(Heartbeat, payload, end)
-    heartbeat: Heartbeat = _new_tuple(
-        Heartbeat,
-        (voltage, count, _U8_ARRAYS[count].unpack_from(payload, 3), signal, temperature, trailing),
-    )
-    return heartbeat
+    message = _blank_heartbeat()
+    message.voltage_v = voltage / 10
+    message.port_count = count
+    message.port_statuses = _U8_ARRAYS[count].unpack_from(payload, 3)
+    message.signal = payload[end - 2]
+    temperature = payload[end - 1]
+    message.temperature_c = temperature - 65 if temperature else None  # temperature_from_wire
+    message.trailing = payload[end:] if size > end else b""
+    message.__class__ = Heartbeat
+    built: Heartbeat = message
+    return built
 
 
 _DECODERS[Heartbeat] = _decode_heartbeat  # what the dispatch table calls (see _decoder)
@@ -369,7 +324,7 @@ class CardSwipe(Message):
 _new_card_swipe = _fast_constructor(CardSwipe)
 
 
-# The base layout of 0x03, which 0x43 has too (0x43 in units, 0x03 as wire values).
+# The base layout of 0x03, which 0x43 has too.
 _SETTLEMENT_BASE = (
     _Field("duration_s", "H"),
     _Field("max_power_w", "H", 10),
@@ -381,108 +336,42 @@ _SETTLEMENT_BASE = (
     _Field("order_no", "16s"),
 )
 _SETTLEMENT = _Layout(
-    _Field("duration_s", "H"),
-    _Field("max_power_raw", "H"),
-    _Field("energy_raw", "H"),
-    _Field("port", "B"),
-    _Field("start_mode", "B"),
-    _Field("card_id_raw", "4s"),
-    _Field("stop_reason", "B"),
-    _Field("order_no", "16s"),
+    *_SETTLEMENT_BASE,
     # second_max_power ends the documented base layout; it is optional too because a
     # settlement that failed to decode would never be acknowledged and the station resends it
     # every 30 min forever (section 3, 0x03). timestamp arrived in V8.0, occupancy in V8.5.
     optional=(
-        _Field("second_max_power_raw", "H"),
+        _Field("second_max_power_w", "H", 10),
         _Field("timestamp", "I"),
         _Field("occupancy_min", "H"),
     ),
 )
 
 
-class _SettlementFields(NamedTuple):
+@_SETTLEMENT.bind
+@dataclass(frozen=True, slots=True)
+class Settlement(_DeclaredMessage):
+    """0x03 settlement of a finished order; resent until acknowledged with ``ResultReply``."""
+
+    COMMAND: ClassVar[int] = 0x03
+
     duration_s: int
-    max_power_raw: int  # 0.1 W
-    energy_raw: int  # 0.01 kWh
+    max_power_w: float
+    energy_kwh: float
     port: int
     start_mode: int  # 0 offline card, 1 online, 3 verification code
-    card_id_raw: bytes  # the 4 wire bytes of card_id (big-endian)
+    card_id: int  # 0 for online starts; the verification code for code starts
     stop_reason: int  # codes.StopReason (section 7.3)
     order_no: bytes
-    second_max_power_raw: int | None = None  # 0.1 W
+    second_max_power_w: float | None = None  # maximum in the first 5 minutes
     timestamp: int | None = None  # station clock, debug only
     occupancy_min: int | None = None  # charging lockers only
     trailing: bytes = b""
 
-
-@_SETTLEMENT.bind
-class Settlement(_WireMessage, _SettlementFields):
-    """0x03 settlement of a finished order; resent until acknowledged with ``ResultReply``.
-
-    A wire tuple (layout.py): ``max_power_w``, ``energy_kwh``, ``card_id`` and
-    ``second_max_power_w`` read the wire values.
-    """
-
-    __slots__ = ()
-
-    COMMAND: ClassVar[int] = 0x03
-
-    def __new__(  # noqa: PLR0917 - positional, like the other messages' constructors
-        cls,
-        duration_s: int,
-        max_power_w: float,
-        energy_kwh: float,
-        port: int,
-        start_mode: int,
-        card_id: int,  # 0 for online starts; the verification code for code starts
-        stop_reason: int,
-        order_no: bytes,
-        second_max_power_w: float | None = None,  # maximum in the first 5 minutes
-        timestamp: int | None = None,
-        occupancy_min: int | None = None,
-        trailing: bytes = b"",
-    ) -> Self:
-        """The message of these values; ``ValueError`` for a card id beyond 4 bytes."""
-        return super().__new__(
-            cls,
-            duration_s,
-            round(max_power_w * 10),
-            round(energy_kwh * 100),
-            port,
-            start_mode,
-            _card_id_bytes(card_id),
-            stop_reason,
-            order_no,
-            _opt_scale(second_max_power_w, 10),
-            timestamp,
-            occupancy_min,
-            trailing,
-        )
-
-    @property
-    def max_power_w(self) -> float:
-        """The order's maximum power in W."""
-        return self.max_power_raw / 10
-
-    @property
-    def energy_kwh(self) -> float:
-        """The order's energy in kWh."""
-        return self.energy_raw / 100
-
-    @property
-    def card_id(self) -> int:
-        """The card id: 0 for online starts; the verification code for code starts."""
-        return _read_card_id(self.card_id_raw)
-
-    @property
-    def second_max_power_w(self) -> float | None:
-        """The maximum power in the first 5 minutes, in W."""
-        return _opt_div(self.second_max_power_raw, 10)
-
     @property
     def card_hex(self) -> str:
         """The card id as 8 upper-case hex digits (``"00000000"`` for online starts)."""
-        return self.card_id_raw.hex().upper()
+        return _card_hex(self.card_id)
 
 
 _LEGACY_ORDER = _Layout(
@@ -557,21 +446,21 @@ _POWER = _Layout(
     _Field("port", "B"),
     _Field("status", "B"),
     _Field("duration_s", "H"),
-    _Field("energy_raw", "H"),
+    _Field("energy_kwh", "H", 100),
     _Field("start_mode", "B"),
-    _Field("power_raw", "H"),
-    _Field("max_power_raw", "H"),
-    _Field("min_power_raw", "H"),
-    _Field("avg_power_raw", "H"),
+    _Field("power_w", "H", 10),
+    _Field("max_power_w", "H", 10),
+    _Field("min_power_w", "H", 10),
+    _Field("avg_power_w", "H", 10),
     _Field("order_no", "16s"),
     # Everything after order_no was appended over time (section 3, 0x06): interval energy in
     # V6.2, peak power in V7.0, voltage/current/temperatures in V7.8, timestamp in V8.0,
     # occupancy in V8.5.
     optional=(
         _Field("interval_energy_raw", "H"),
-        _Field("peak_power_raw", "H"),
-        _Field("voltage_raw", "H"),
-        _Field("current_raw", "H"),
+        _Field("peak_power_w", "H", 10),
+        _Field("voltage_v", "H", 10),
+        _Field("current_a", "H", 1000),
         _Field("ambient_temp_raw", "B"),
         _Field("port_temp_raw", "B"),
         _Field("timestamp", "I"),
@@ -580,128 +469,38 @@ _POWER = _Layout(
 )
 
 
-class _PowerHeartbeatFields(NamedTuple):
-    port: int
-    status: int  # codes.PowerStatus: 1 charging, 3 full, 5 float charging; others are noise
-    duration_s: int
-    energy_raw: int  # the order so far, 0.01 kWh
-    start_mode: int
-    power_raw: int  # 0.1 W
-    max_power_raw: int  # over the interval, 0.1 W
-    min_power_raw: int  # 0.1 W
-    avg_power_raw: int  # 0.1 W
-    order_no: bytes
-    interval_energy_raw: int | None = None  # debug: divide by 4800 (vendor's note)
-    peak_power_raw: int | None = None  # over the whole order, 0.1 W
-    voltage_raw: int | None = None  # 0.1 V
-    current_raw: int | None = None  # 0.001 A
-    ambient_temp_raw: int | None = None
-    port_temp_raw: int | None = None
-    timestamp: int | None = None  # station clock, debug only
-    occupancy_min: int | None = None  # charging lockers only
-    trailing: bytes = b""
-
-
 @_POWER.bind
-class PowerHeartbeat(_WireMessage, _PowerHeartbeatFields):
+@dataclass(frozen=True, slots=True)
+class PowerHeartbeat(_DeclaredMessage):
     """0x06 power heartbeat of a charging port, every 5 minutes by default (no reply).
 
-    A wire tuple (layout.py): the fields in W, kWh, V and A read the wire integers (``*_raw``).
     The two temperatures are optional *and* may read "no sensor", so they are kept as wire
     bytes: ``ambient_temp_raw`` / ``port_temp_raw`` are ``None`` when the payload ends before
     them and 0 when the station has no such sensor; ``ambient_temp_c`` / ``port_temp_c`` give
     degrees Celsius or ``None`` for both cases.
     """
 
-    __slots__ = ()
-
     COMMAND: ClassVar[int] = 0x06
 
-    def __new__(  # noqa: PLR0917 - positional, like the other messages' constructors
-        cls,
-        port: int,
-        status: int,
-        duration_s: int,
-        energy_kwh: float,
-        start_mode: int,
-        power_w: float,
-        max_power_w: float,
-        min_power_w: float,
-        avg_power_w: float,
-        order_no: bytes,
-        interval_energy_raw: int | None = None,
-        peak_power_w: float | None = None,
-        voltage_v: float | None = None,
-        current_a: float | None = None,
-        ambient_temp_raw: int | None = None,
-        port_temp_raw: int | None = None,
-        timestamp: int | None = None,
-        occupancy_min: int | None = None,
-        trailing: bytes = b"",
-    ) -> Self:
-        """The message of these values, each scaled unit rounded to its wire integer."""
-        return super().__new__(
-            cls,
-            port,
-            status,
-            duration_s,
-            round(energy_kwh * 100),
-            start_mode,
-            round(power_w * 10),
-            round(max_power_w * 10),
-            round(min_power_w * 10),
-            round(avg_power_w * 10),
-            order_no,
-            interval_energy_raw,
-            _opt_scale(peak_power_w, 10),
-            _opt_scale(voltage_v, 10),
-            _opt_scale(current_a, 1000),
-            ambient_temp_raw,
-            port_temp_raw,
-            timestamp,
-            occupancy_min,
-            trailing,
-        )
-
-    @property
-    def energy_kwh(self) -> float:
-        """The order's energy so far in kWh."""
-        return self.energy_raw / 100
-
-    @property
-    def power_w(self) -> float:
-        """The port's power in W."""
-        return self.power_raw / 10
-
-    @property
-    def max_power_w(self) -> float:
-        """The maximum power over the interval in W."""
-        return self.max_power_raw / 10
-
-    @property
-    def min_power_w(self) -> float:
-        """The minimum power over the interval in W."""
-        return self.min_power_raw / 10
-
-    @property
-    def avg_power_w(self) -> float:
-        """The average power over the interval in W."""
-        return self.avg_power_raw / 10
-
-    @property
-    def peak_power_w(self) -> float | None:
-        """The peak power over the whole order in W."""
-        return _opt_div(self.peak_power_raw, 10)
-
-    @property
-    def voltage_v(self) -> float | None:
-        """The port's voltage in V."""
-        return _opt_div(self.voltage_raw, 10)
-
-    @property
-    def current_a(self) -> float | None:
-        """The port's current in A."""
-        return _opt_div(self.current_raw, 1000)
+    port: int
+    status: int  # codes.PowerStatus: 1 charging, 3 full, 5 float charging; others are noise
+    duration_s: int
+    energy_kwh: float  # the order so far
+    start_mode: int
+    power_w: float
+    max_power_w: float  # over the interval
+    min_power_w: float
+    avg_power_w: float
+    order_no: bytes
+    interval_energy_raw: int | None = None  # debug: divide by 4800 (vendor's note)
+    peak_power_w: float | None = None  # over the whole order
+    voltage_v: float | None = None
+    current_a: float | None = None
+    ambient_temp_raw: int | None = None
+    port_temp_raw: int | None = None
+    timestamp: int | None = None  # station clock, debug only
+    occupancy_min: int | None = None  # charging lockers only
+    trailing: bytes = b""
 
     @property
     def ambient_temp_c(self) -> int | None:

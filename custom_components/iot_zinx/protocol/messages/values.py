@@ -104,8 +104,3 @@ def _padded(text: str, size: int, name: str) -> bytes:
 
 def _opt_div(raw: int | None, divisor: int) -> float | None:
     return None if raw is None else raw / divisor
-
-
-def _opt_scale(value: float | None, multiplier: int) -> int | None:
-    """The wire integer of an optional scaled value (``_opt_div``'s inverse)."""
-    return None if value is None else round(value * multiplier)
