@@ -161,6 +161,17 @@ def test_frame_rejects_out_of_range_fields(fields: dict[str, Any], message: str)
     assert isinstance(info.value, ProtocolError)
 
 
+def test_a_frame_equals_only_a_frame() -> None:
+    # A named tuple (for the splitter's speed), but not equal to a plain tuple of its values.
+    frame = Frame(1, 2, 3, b"\x04")
+    assert frame == Frame(1, 2, 3, b"\x04")
+    assert (frame != Frame(1, 2, 3, b"\x04")) is False
+    assert hash(frame) == hash(Frame(1, 2, 3, b"\x04"))
+    assert frame != (1, 2, 3, b"\x04")
+    assert (frame == (1, 2, 3, b"\x04")) is False
+    assert frame != Frame(1, 2, 3, b"\x05")
+
+
 def _with_checksum(body: bytes) -> bytes:
     return body + checksum(body).to_bytes(2, "little")
 

@@ -6,9 +6,9 @@ docs/protocol.md section 2. All integers are little-endian on the wire.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 import re
-from typing import Any
+from struct import Struct
+from typing import Any, NamedTuple, Self
 from zlib import adler32
 
 from .errors import FrameError
@@ -53,28 +53,47 @@ def _long_frame_allowed(command: int, length: int) -> bool:
     return command in LONG_FRAME_COMMANDS and MAX_LENGTH < length <= LONG_MAX_LENGTH
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One DNY frame, decoded as far as the frame layer goes (the payload stays raw)."""
-
+class _FrameFields(NamedTuple):
     physical_id: int
     message_id: int
     command: int
     payload: bytes = b""
 
-    def __post_init__(self) -> None:
-        if not 0 <= self.physical_id <= 0xFFFFFFFF:
-            raise FrameError(f"physical id {self.physical_id} does not fit in 4 bytes")
-        if not 0 <= self.message_id <= 0xFFFF:
-            raise FrameError(f"message id {self.message_id} does not fit in 2 bytes")
-        if not 0 <= self.command <= 0xFF:
-            raise FrameError(f"command {self.command} does not fit in 1 byte")
-        if len(self.payload) > MAX_PAYLOAD and not _long_frame_allowed(
-            self.command, MIN_LENGTH + len(self.payload)
+
+class Frame(_FrameFields):
+    """One DNY frame, decoded as far as the frame layer goes (the payload stays raw).
+
+    A named tuple rather than a dataclass, so that the splitter builds each frame with one
+    C call (see ``FRAME_FIELDS``): constructing it checks the ranges, the splitter's frames
+    are checked by construction and skip that. Equal only to a ``Frame`` (not to a plain
+    tuple of the same values).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, physical_id: int, message_id: int, command: int, payload: bytes = b"") -> Self:
+        """Check that every field fits the wire (``FrameError`` otherwise)."""
+        if not 0 <= physical_id <= 0xFFFFFFFF:
+            raise FrameError(f"physical id {physical_id} does not fit in 4 bytes")
+        if not 0 <= message_id <= 0xFFFF:
+            raise FrameError(f"message id {message_id} does not fit in 2 bytes")
+        if not 0 <= command <= 0xFF:
+            raise FrameError(f"command {command} does not fit in 1 byte")
+        if len(payload) > MAX_PAYLOAD and not _long_frame_allowed(
+            command, MIN_LENGTH + len(payload)
         ):
             raise FrameError(
-                f"payload of {len(self.payload)} bytes exceeds the {MAX_PAYLOAD} a frame holds"
+                f"payload of {len(payload)} bytes exceeds the {MAX_PAYLOAD} a frame holds"
             )
+        return super().__new__(cls, physical_id, message_id, command, payload)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = _FrameFields.__hash__
 
     @property
     def device_id(self) -> str:
@@ -118,39 +137,21 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
     )
 
 
-class _BlankFrame:
-    """A ``Frame`` under construction: the same slots, without the frozen ``__setattr__``.
-
-    A frozen dataclass sets every field through object.__setattr__ and then runs
-    __post_init__: about 0.8 us, more than finding and checking the frame takes. Values read
-    from a checked frame are in range by construction, so the splitter fills a blank (plain
-    attribute stores, which CPython specialises for slots) and hands it to ``Frame`` by
-    ``__class__`` assignment, which the data model allows between classes of identical layout.
-    What comes out is an ordinary ``Frame``; no blank outlives its construction. The same
-    mechanism builds the messages (``messages/layout.py``, "Fast construction").
-    """
-
-    __slots__ = ("command", "message_id", "payload", "physical_id")
-
-
-# Typed Any so that the hot path can store into it and re-class it without casts.
-new_blank_frame: Callable[[], Any] = _BlankFrame
-new_blank_frame().__class__ = Frame  # TypeError at import, not at the first frame, if it cannot
+# FRAME_FIELDS[length](buf, offset): the physical id, message id, command and payload of a
+# frame whose length field is ``length`` (9..LONG_MAX_LENGTH; smaller ones are never valid),
+# read in one call from ``offset``, just after the length field: ready for ``Frame``.
+FRAME_FIELDS: tuple[Callable[[bytes, int], tuple[Any, ...]], ...] = tuple(
+    Struct(f"<IHB{max(0, length - MIN_LENGTH)}s").unpack_from
+    for length in range(LONG_MAX_LENGTH + 1)
+)
 
 
 def frame_from_wire(physical_id: int, message_id: int, command: int, payload: bytes) -> Frame:
     """A ``Frame`` from values read off the wire, skipping the range checks.
 
-    ``StreamSplitter.feed`` inlines these lines (a call costs as much as the stores).
+    ``StreamSplitter.feed`` builds its frames the same way, from ``FRAME_FIELDS``' tuple.
     """
-    frame = new_blank_frame()
-    frame.physical_id = physical_id
-    frame.message_id = message_id
-    frame.command = command
-    frame.payload = payload
-    frame.__class__ = Frame
-    built: Frame = frame
-    return built
+    return tuple.__new__(Frame, (physical_id, message_id, command, payload))
 
 
 def format_physical_id(physical_id: int) -> str:

@@ -8,18 +8,19 @@ next ``DNY`` header whose length and checksum are valid.
 
 This is the per-byte hot path of the server: the bytes are never walked in Python. Candidate
 positions are found with ``bytes.startswith`` and one compiled regular expression, headers
-are read with one ``struct`` call, checksums with zlib's Adler-32 (see ``_checksum_ok``), and
-frames are built inline without re-checking their ranges (as ``frame.frame_from_wire`` does).
+are read with two byte reads, checksums with zlib's Adler-32 (see ``_checksum_ok``), and each
+frame is built inline from one ``struct`` call without re-checking its ranges (as
+``frame.frame_from_wire`` does).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 import re
-import struct
 from zlib import adler32
 
 from .frame import (
+    FRAME_FIELDS,
     HEADER,
     LONG_FRAME_COMMANDS,
     LONG_MAX_LENGTH,
@@ -28,8 +29,6 @@ from .frame import (
     PREFIX_SIZE,
     Frame,
     checksum,
-    frame_from_wire,
-    new_blank_frame,
 )
 
 ICCID_LENGTH = 20
@@ -41,9 +40,8 @@ DEFAULT_MAX_BUFFER = 4096
 # The next position where a recognisable item could start. The three alternatives cannot
 # overlap ("D" and "l" are not digits), so the leftmost match is the only candidate.
 _CANDIDATE = re.compile(rb"DNY|link|[0-9]{%d}" % ICCID_LENGTH)
-# Length u16, physical id u32, message id u16, command u8 (docs/protocol.md section 2, 3..11).
-_HEAD = struct.Struct("<HIHB")
-_PAYLOAD_OFFSET = 3 + _HEAD.size
+# The command byte's offset in a frame (docs/protocol.md section 2).
+_COMMAND_OFFSET = 11
 _SMALLEST_FRAME = PREFIX_SIZE + MIN_LENGTH
 _ZERO, _NINE = b"09"
 
@@ -127,21 +125,16 @@ class StreamSplitter:
         max_length = self._max_length
         items: list[StreamItem] = []
         append = items.append
-        new_frame = new_blank_frame
+        new_tuple = tuple.__new__
+        frame_fields = FRAME_FIELDS
         frames = 0
         pos = 0
         garbage_start = -1  # start of the garbage run being collected, -1 when none
         while pos < end:
             if buf.startswith(HEADER, pos):
-                available = end - pos
-                if available >= _SMALLEST_FRAME:
-                    length, physical_id, message_id, command = _HEAD.unpack_from(buf, pos + 3)
-                elif available >= PREFIX_SIZE:
-                    # Too short to be a whole frame (so the address fields are not needed),
-                    # but the length may already be absurd.
-                    length = buf[pos + 3] | buf[pos + 4] << 8
-                else:
+                if end - pos < PREFIX_SIZE:
                     break  # the length field has not arrived yet
+                length = buf[pos + 3] | buf[pos + 4] << 8
                 if MIN_LENGTH <= length <= max_length:
                     stop = pos + PREFIX_SIZE + length
                     if stop <= end:
@@ -152,14 +145,8 @@ class StreamSplitter:
                             if garbage_start >= 0:
                                 append(self._garbage(buf[garbage_start:pos]))
                                 garbage_start = -1
-                            # frame.frame_from_wire, inlined: the call would cost as much.
-                            frame = new_frame()
-                            frame.physical_id = physical_id
-                            frame.message_id = message_id
-                            frame.command = command
-                            frame.payload = buf[pos + _PAYLOAD_OFFSET : check]
-                            frame.__class__ = Frame
-                            append(frame)
+                            # frame.frame_from_wire, inlined, with the fields read in one call.
+                            append(new_tuple(Frame, frame_fields[length](buf, pos + PREFIX_SIZE)))
                             frames += 1
                             pos = stop
                             continue
@@ -171,18 +158,18 @@ class StreamSplitter:
                         break
                 elif max_length < length <= self._long_max_length:
                     # Off the hot path: only a downstream splitter gets here (F8/F9 packets).
-                    if available < _SMALLEST_FRAME:
+                    if end - pos < _SMALLEST_FRAME:
                         break  # the command byte, which decides, has not arrived yet
                     stop = pos + PREFIX_SIZE + length
-                    if command in LONG_FRAME_COMMANDS:
+                    if buf[pos + _COMMAND_OFFSET] in LONG_FRAME_COMMANDS:
                         if stop <= end:
                             check = stop - 2
                             if checksum(buf[pos:check]) == buf[check] | buf[check + 1] << 8:
                                 if garbage_start >= 0:
                                     append(self._garbage(buf[garbage_start:pos]))
                                     garbage_start = -1
-                                payload = buf[pos + _PAYLOAD_OFFSET : check]
-                                append(frame_from_wire(physical_id, message_id, command, payload))
+                                fields = frame_fields[length](buf, pos + PREFIX_SIZE)
+                                append(new_tuple(Frame, fields))
                                 frames += 1
                                 pos = stop
                                 continue
