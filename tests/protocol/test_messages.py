@@ -757,16 +757,6 @@ def _assert_built_like_the_constructor(message: m.Message) -> None:
         setattr(message, first, getattr(message, first))
 
 
-def test_the_classes_of_most_frames_are_built_on_their_twin() -> None:
-    # layout._on_twin: the twin is the class's base, the class adds no slot of its own.
-    for cls in (m.Register, m.Heartbeat, m.Settlement, m.PowerHeartbeat):
-        assert layout._TWINS[cls] is cls.__bases__[0]
-        assert cls.__slots__ == ()
-        assert not hasattr(cls.__bases__[0], "__dataclass_fields__")
-    # The others keep a sibling twin.
-    assert layout._TWINS[m.CardSwipe] not in m.CardSwipe.__mro__
-
-
 @pytest.mark.parametrize("example", EXAMPLES, ids=_example_id)
 def test_decoders_build_what_the_constructor_builds(
     example: tuple[Decoder, int, m.Message, int],

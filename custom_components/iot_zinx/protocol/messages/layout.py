@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 import struct
 from struct import Struct
-from typing import Any, ClassVar, NamedTuple, NoReturn, Self, cast
+from typing import Any, ClassVar, NamedTuple, NoReturn, Self
 
 from custom_components.iot_zinx.protocol.errors import MessageError
 
@@ -134,9 +134,7 @@ class _DeclaredMessage(Message):
 #   declared fixed layout: one ``unpack_from`` whose targets are the twin's attributes for the
 #   fields kept as they are (``_m.port, energy_kwh, ... = _unpack(_payload)``: no local per
 #   field) and locals for the ones converted; when the payload holds exactly every field, the
-#   rest is the ``b''`` constant rather than a slice.
-# * ``@_on_twin`` (under ``@dataclass``) makes the twin the class's base rather than a sibling,
-#   which makes the hand-over cheaper; the classes of most frames use it.
+#   rest is the ``b''`` constant rather than a slice. ``frame.py`` builds frames the same way.
 #
 # Why keep generated code (the ``exec`` in ``_compile_builder``): measured with
 # ``tools/bench_protocol.py --repeat 5`` when messages.py became this package (December 2026,
@@ -159,54 +157,18 @@ def _field_names(cls: type[Message]) -> list[str]:
     return [item.name for item in fields(cls)]  # type: ignore[arg-type]
 
 
-def _on_twin[C: type[Message]](cls: C) -> C:
-    """Put a message class on its twin (see above), as its base: under ``@dataclass``.
-
-    ``@dataclass(frozen=True, slots=True)`` then adds no slot of its own (the twin holds them
-    all), so twin and class have the same layout by inheritance, and CPython accepts the
-    ``__class__`` hand-over without comparing the two classes' slots. One decode of 0x06 went
-    from 0.75 to 0.71-0.73 us (2026-12-07, docs/performance.md), hence the decorator on the
-    classes of most frames; the others keep a sibling twin. The twin is a private base: an
-    instance is only ever handed over to the class, and fields still read as slots.
-    """
-    names = tuple(
-        name
-        for name, annotation in vars(cls).get("__annotations__", {}).items()
-        if not str(annotation).startswith("ClassVar")
-    )
-    twin = type(
-        f"_{cls.__name__}Twin", cls.__bases__, {"__slots__": names, "__module__": cls.__module__}
-    )
-    namespace = {key: value for key, value in vars(cls).items() if key not in _OWN_DESCRIPTORS}
-    rebased = cast("C", type(cls.__name__, (twin,), namespace))
-    _TWIN_BASES.add(twin)
-    return rebased
-
-
-# What a class body without __slots__ gets, which the class rebuilt on its twin must not copy.
-_OWN_DESCRIPTORS = frozenset({"__dict__", "__weakref__"})
-_TWIN_BASES: set[type] = set()
-
-
 def _twin(cls: type[Message]) -> type[Message]:
-    """The twin of the slotted dataclass ``cls`` (see above), created once.
-
-    Its base when declared ``@_on_twin``, else a sibling class of the same bases and slots.
-    """
+    """The twin of the slotted dataclass ``cls`` (see above), created once."""
     twin = _TWINS.get(cls)
     if twin is None:
-        base = cls.__bases__[0]
-        on_twin = base in _TWIN_BASES
-        slots: tuple[str, ...] = getattr(base if on_twin else cls, "__slots__", ())
+        slots: tuple[str, ...] = getattr(cls, "__slots__", ())
         # The twin holds what cls itself declares, and its stores must be plain slot stores:
         # no base but object may define __setattr__ (a frozen dataclass base does).
         if sorted(slots) != sorted(_field_names(cls)) or any(
             "__setattr__" in vars(base) for base in cls.__mro__[1:-1]
         ):
             raise TypeError(f"{cls.__name__} cannot be built without __init__")
-        twin = (
-            base if on_twin else type(f"_{cls.__name__}Twin", cls.__bases__, {"__slots__": slots})
-        )
+        twin = type(f"_{cls.__name__}Twin", cls.__bases__, {"__slots__": slots})
         twin().__class__ = cls  # TypeError now, rather than at the first decode, if it cannot
         _TWINS[cls] = twin
     return twin

@@ -25,7 +25,6 @@ from .layout import (
     _Field,
     _Layout,
     _new_unknown,
-    _on_twin,
     _pack,
     _short,
     _Tail,
@@ -65,7 +64,6 @@ _REGISTER = _Layout(
 
 @_REGISTER.bind
 @dataclass(frozen=True, slots=True)
-@_on_twin
 class Register(_DeclaredMessage):
     """0x20 register, sent at power-up and on every change (reply: ``ResultReply``)."""
 
@@ -95,7 +93,6 @@ def _check_port_count(owner: str, port_count: int, *per_port: tuple[Any, ...]) -
 
 
 @dataclass(frozen=True, slots=True)
-@_on_twin
 class Heartbeat(Message):
     """0x21 heartbeat, every 3 minutes by default (reply: ``ResultReply``)."""
 
@@ -353,7 +350,6 @@ _SETTLEMENT = _Layout(
 
 @_SETTLEMENT.bind
 @dataclass(frozen=True, slots=True)
-@_on_twin
 class Settlement(_DeclaredMessage):
     """0x03 settlement of a finished order; resent until acknowledged with ``ResultReply``."""
 
@@ -475,7 +471,6 @@ _POWER = _Layout(
 
 @_POWER.bind
 @dataclass(frozen=True, slots=True)
-@_on_twin
 class PowerHeartbeat(_DeclaredMessage):
     """0x06 power heartbeat of a charging port, every 5 minutes by default (no reply).
 
