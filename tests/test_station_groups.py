@@ -12,9 +12,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import socket
 
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_SYSTEM, ConfigEntryState
-from homeassistant.const import ATTR_ENTITY_ID, SERVICE_TURN_ON, STATE_ON
+from homeassistant.const import (
+    ATTR_ENTITY_ID,
+    CONF_HOST,
+    CONF_PORT,
+    SERVICE_TURN_ON,
+    STATE_ON,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_platform, entity_registry as er
 import pytest
@@ -350,3 +357,43 @@ async def test_no_group_for_a_server_that_does_not_exist(hass: HomeAssistant) ->
     )
     assert (result["type"], result["reason"]) == ("abort", "station_group_without_server")
     assert hass.config_entries.async_entries(DOMAIN) == []
+
+
+async def test_a_group_of_a_server_that_cannot_bind_retries_with_it(
+    hass: HomeAssistant, command_timing: None
+) -> None:
+    """The server's set-up fails (its port is taken): its waiting group gives up at once
+    instead of waiting ``SERVER_WAIT``, and loads once the server does."""
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    port = int(blocker.getsockname()[1])
+    server = MockConfigEntry(
+        domain=DOMAIN, unique_id=str(port), data={CONF_HOST: "127.0.0.1", CONF_PORT: port}
+    )
+    server.add_to_hass(hass)
+    group = MockConfigEntry(
+        domain=DOMAIN,
+        title=f"{server.title} · station group 1",
+        data={"kind": "station_group", "server": server.entry_id, "group": 1},
+        unique_id=f"{server.entry_id}_station_group_1",
+    )
+    group.add_to_hass(hass)
+    try:
+        waiting = hass.async_create_task(hass.config_entries.async_setup(group.entry_id))
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        await hass.config_entries.async_setup(server.entry_id)
+        await hass.async_block_till_done()
+        assert server.state is ConfigEntryState.SETUP_RETRY
+        assert waiting.done()
+        assert group.state is ConfigEntryState.SETUP_RETRY
+    finally:
+        blocker.close()
+
+    await hass.config_entries.async_reload(server.entry_id)
+    await hass.async_block_till_done()
+    assert (server.state, group.state) == (ConfigEntryState.LOADED, ConfigEntryState.LOADED)
+    assert group.runtime_data is server.runtime_data
+    assert await hass.config_entries.async_unload(server.entry_id)
+    assert group.state is ConfigEntryState.NOT_LOADED

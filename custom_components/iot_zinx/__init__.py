@@ -37,6 +37,7 @@ from .site_totals import site_device_identifier
 from .station_actions import async_setup_station_actions
 from .station_group_entry import (
     async_remove_server_groups,
+    async_server_failed,
     async_server_ready,
     async_setup_station_group,
     async_unload_server_groups,
@@ -103,6 +104,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: IotZinxConfigEntry) -> b
             translation_key=ISSUE_CANNOT_BIND,
             translation_placeholders=placeholders,
         )
+        async_server_failed(hass, entry.entry_id)
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key=ISSUE_CANNOT_BIND,

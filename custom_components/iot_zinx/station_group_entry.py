@@ -65,6 +65,12 @@ def async_server_ready(hass: HomeAssistant, hub: IotZinxHub) -> None:
             hass.config_entries.async_schedule_reload(group.entry_id)
 
 
+@callback
+def async_server_failed(hass: HomeAssistant, server_entry_id: str) -> None:
+    """The server's set-up failed (it retries): its waiting groups retry too, now."""
+    _servers(hass).event(server_entry_id).set()
+
+
 async def async_unload_server_groups(hass: HomeAssistant, server_entry_id: str) -> None:
     """Before the server's hub goes: unload its loaded groups (set up again after)."""
     servers = _servers(hass)
@@ -96,6 +102,7 @@ async def async_setup_station_group(
         async_remove_server_groups(hass, server_id)
         return False
     if server_id not in servers.hubs and server.disabled_by is None:
+        # Set when the server's hub is up, or its set-up failed.
         try:
             async with asyncio.timeout(SERVER_WAIT):
                 await servers.event(server_id).wait()
