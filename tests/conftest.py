@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Callable, Generator
 import logging
+import socket
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
@@ -46,6 +47,7 @@ from syrupy.assertion import SnapshotAssertion
 import custom_components.iot_zinx  # noqa: F401
 from custom_components.iot_zinx.const import (
     CONF_HEARTBEAT_TIMEOUT,
+    CONF_PORT_ENTITIES,
     DOMAIN,
 )
 from custom_components.iot_zinx.entries import station_entries
@@ -300,6 +302,24 @@ async def snapshot_entities(
             assert dt_util.parse_datetime(state.state) is not None
             state = State(state.entity_id, "<timestamp>", state.attributes)
         assert state == snapshot(name=f"{entity_entry.entity_id}-state")
+
+
+def port_holder() -> socket.socket:
+    """A socket listening on a free 127.0.0.1 port, as another program holding it would:
+    nothing else can bind the port until it is closed."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
+
+
+async def set_port_entities(hass: HomeAssistant, entry_id: str, level: str) -> None:
+    """Choose *Entities per port* ``level`` in the options flow (which reloads the entry)."""
+    result = await hass.config_entries.options.async_init(entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {**result["data_schema"]({}), CONF_PORT_ENTITIES: level}
+    )
+    await hass.async_block_till_done()
 
 
 async def wait_for_station(

@@ -32,6 +32,8 @@ from custom_components.iot_zinx.const import (
 )
 from custom_components.iot_zinx.forwarding import DATA_FORWARDING
 
+from .conftest import port_holder
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on (the OS's pick, then released)."""
@@ -43,9 +45,7 @@ def free_port() -> int:
 @pytest.fixture
 def occupied_port() -> Generator[int]:
     """A port some other program listens on for the duration of the test."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
+    with port_holder() as sock:
         yield int(sock.getsockname()[1])
 
 
@@ -116,9 +116,7 @@ async def test_user_flow_cannot_bind_then_recovers(
     hass: HomeAssistant, command_timing: None
 ) -> None:
     """After the port is freed, the same flow goes through."""
-    with socket.socket() as blocker:
-        blocker.bind(("127.0.0.1", 0))
-        blocker.listen()
+    with port_holder() as blocker:
         port = int(blocker.getsockname()[1])
         result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
         result = await hass.config_entries.flow.async_configure(

@@ -7,7 +7,6 @@ from collections.abc import Callable
 import json
 from pathlib import Path
 import re
-import socket
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -40,7 +39,7 @@ from custom_components.iot_zinx.const import (
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
 from custom_components.iot_zinx.signals import signal_new_station, signal_station_update
 
-from .conftest import STATION_ID, device_by_identifier, wait_for_station
+from .conftest import STATION_ID, device_by_identifier, port_holder, wait_for_station
 
 CONNECTIVITY = "binary_sensor.ap3000_04a228cd_connectivity"
 PORT_1_STATUS = "sensor.ap3000_04a228cd_port_1_status"
@@ -68,9 +67,7 @@ async def test_cannot_bind_retries_with_repair_issue(
     hass: HomeAssistant, issue_registry: ir.IssueRegistry, command_timing: None
 ) -> None:
     """A port in use: setup is retried and a repair issue says why, until the port frees."""
-    blocker = socket.socket()
-    blocker.bind(("127.0.0.1", 0))
-    blocker.listen()
+    blocker = port_holder()
     port = int(blocker.getsockname()[1])
     entry = MockConfigEntry(
         domain=DOMAIN, unique_id=str(port), data={CONF_HOST: "127.0.0.1", CONF_PORT: port}

@@ -22,7 +22,7 @@ from custom_components.iot_zinx.models import PortState, StationState
 from custom_components.iot_zinx.protocol.simulator import SimulatedStation, StationSimulator
 from custom_components.iot_zinx.sensor import STATION_TOTAL_SENSORS
 
-from .conftest import POWER_REPORT, STATION_ID, wait_for_station
+from .conftest import POWER_REPORT, STATION_ID, set_port_entities, wait_for_station
 
 STATION = "sensor.ap3000_04a228cd"
 TOTALS = {"charging_ports", "total_power", "total_lifetime_energy"}
@@ -171,13 +171,6 @@ async def test_changing_the_level_removes_what_it_drops(
         finally:
             await simulator.stop()
 
-    async def set_level(level: str) -> None:
-        result = await hass.config_entries.options.async_init(entry_id)
-        result = await hass.config_entries.options.async_configure(
-            result["flow_id"], {**result["data_schema"]({}), CONF_PORT_ENTITIES: level}
-        )
-        await hass.async_block_till_done()
-
     await station_talks()
     assert port_entities(entity_registry, entry_id) == per_port(ALL_PORT_ENTITIES)
     assert station_entities(entity_registry, entry_id) == STATION_ENTITIES
@@ -187,7 +180,7 @@ async def test_changing_the_level_removes_what_it_drops(
         "sensor", DOMAIN, "forwarding_0A1B2C3D_queued", config_entry=init_integration
     )
 
-    await set_level("none")
+    await set_port_entities(hass, entry_id, "none")
     assert entity_registry.async_get(endpoint_sensor.entity_id) is not None
     # Gone at once, before the station is back.
     assert port_entities(entity_registry, entry_id) == set()
@@ -197,7 +190,7 @@ async def test_changing_the_level_removes_what_it_drops(
     assert station_entities(entity_registry, entry_id) == FLEET_STATION_ENTITIES
     assert hass.states.get("switch.ap3000_04a228cd_port_1_charging") is None
 
-    await set_level("essential")
+    await set_port_entities(hass, entry_id, "essential")
     assert not station_keys(entity_registry, entry_id) & TOTALS
     assert hass.states.get(f"{STATION}_total_power") is None
     await station_talks()
@@ -239,11 +232,7 @@ async def test_a_large_fleet_with_every_port_entity_raises_a_repair_issue(
     assert issue.translation_placeholders == {"stations": "1", "title": init_integration.title}
 
     # Choosing fewer entities removes it (the stored stations still count: 2 > 1).
-    result = await hass.config_entries.options.async_init(init_integration.entry_id)
-    await hass.config_entries.options.async_configure(
-        result["flow_id"], {**result["data_schema"]({}), CONF_PORT_ENTITIES: "essential"}
-    )
-    await hass.async_block_till_done()
+    await set_port_entities(hass, init_integration.entry_id, "essential")
     assert issues.async_get_issue(DOMAIN, issue_id) is None
 
 

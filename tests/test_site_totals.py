@@ -28,7 +28,13 @@ from custom_components.iot_zinx.site_totals import (
 )
 from custom_components.iot_zinx.store import OrderBook
 
-from .conftest import POWER_REPORT, STATION_ID, device_by_identifier, wait_for_station
+from .conftest import (
+    POWER_REPORT,
+    STATION_ID,
+    device_by_identifier,
+    set_port_entities,
+    wait_for_station,
+)
 
 CONNECTIVITY = {CONF_HEARTBEAT_TIMEOUT: 420, CONF_PORT_ENTITIES: "connectivity"}
 SITE_KEYS = ("stations_online", "charging_ports", "total_power", "total_lifetime_energy")
@@ -227,13 +233,6 @@ async def test_leaving_and_choosing_the_level(
         finally:
             await simulator.stop()
 
-    async def set_level(level: str) -> None:
-        result = await hass.config_entries.options.async_init(entry_id)
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {**result["data_schema"]({}), CONF_PORT_ENTITIES: level}
-        )
-        await hass.async_block_till_done()
-
     def station_unique_ids() -> set[str]:
         return {
             entity.unique_id
@@ -246,13 +245,13 @@ async def test_leaving_and_choosing_the_level(
     assert len(station_unique_ids()) == 10 + 2 * 11
     assert device_by_identifier(hass, identifier) is None
 
-    await set_level("connectivity")
+    await set_port_entities(hass, entry_id, "connectivity")
     assert station_unique_ids() == {f"{STATION_ID}_connectivity"}
     assert set(site_entity_ids(entity_registry, init_integration)) == set(SITE_KEYS)
     await station_talks()
     assert station_unique_ids() == {f"{STATION_ID}_connectivity"}
 
-    await set_level("none")
+    await set_port_entities(hass, entry_id, "none")
     # The site's device and totals are gone; the station totals are back with its readings.
     assert device_by_identifier(hass, identifier) is None
     assert site_entity_ids(entity_registry, init_integration) == {}

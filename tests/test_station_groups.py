@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-import socket
 
-from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_SYSTEM, ConfigEntryState
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    SOURCE_SYSTEM,
+    ConfigEntry,
+    ConfigEntryState,
+)
 from homeassistant.const import (
     ATTR_ENTITY_ID,
     CONF_HOST,
@@ -24,13 +28,13 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_platform, entity_registry as er
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.iot_zinx import station_group_entry
 from custom_components.iot_zinx.binary_sensor import PORT_BINARY_SENSORS
 from custom_components.iot_zinx.const import (
-    CONF_PORT_ENTITIES,
     DOMAIN,
     ENABLED_PORT_ENTITIES,
 )
@@ -47,7 +51,7 @@ from custom_components.iot_zinx.station_groups import (
 )
 from custom_components.iot_zinx.switch import CHARGING_SWITCH
 
-from .conftest import device_by_identifier, wait_for_station
+from .conftest import device_by_identifier, port_holder, set_port_entities, wait_for_station
 
 CAP = 60
 STATIONS = [f"{0x04A228CD + offset:08X}" for offset in range(5)]
@@ -78,6 +82,21 @@ async def connect_one_by_one(
         await hass.async_block_till_done()
         stations.append(station)
     return stations
+
+
+async def grouped_fleet_unloaded(
+    hass: HomeAssistant,
+    server: MockConfigEntry,
+    simulator: StationSimulator,
+    station_factory: Callable[..., SimulatedStation],
+) -> list[ConfigEntry]:
+    """The fleet connected (so the groups exist), then gone and the server unloaded: its
+    groups, unloaded with it."""
+    await connect_one_by_one(hass, server, simulator, station_factory)
+    await simulator.stop()
+    assert await hass.config_entries.async_unload(server.entry_id)
+    await hass.async_block_till_done()
+    return station_group_entries(hass, server.entry_id)
 
 
 def entry_ids(hass: HomeAssistant, server: MockConfigEntry) -> list[str]:
@@ -190,11 +209,7 @@ async def test_a_group_set_up_before_its_server_waits_for_it(
     station_factory: Callable[..., SimulatedStation],
 ) -> None:
     """As at Home Assistant's start, where a domain's entries are set up side by side."""
-    await connect_one_by_one(hass, init_integration, simulator, station_factory)
-    await simulator.stop()
-    assert await hass.config_entries.async_unload(init_integration.entry_id)
-    await hass.async_block_till_done()
-    groups = station_group_entries(hass, init_integration.entry_id)
+    groups = await grouped_fleet_unloaded(hass, init_integration, simulator, station_factory)
     assert [group.state for group in groups] == [ConfigEntryState.NOT_LOADED] * 2
 
     first = hass.async_create_task(hass.config_entries.async_setup(groups[0].entry_id))
@@ -217,11 +232,7 @@ async def test_a_group_without_its_server_retries(
 ) -> None:
     """Its server not running, a group waits ``SERVER_WAIT``, then retries; the server's
     set-up then sets it up."""
-    await connect_one_by_one(hass, init_integration, simulator, station_factory)
-    await simulator.stop()
-    assert await hass.config_entries.async_unload(init_integration.entry_id)
-    await hass.async_block_till_done()
-    group = station_group_entries(hass, init_integration.entry_id)[0]
+    group = (await grouped_fleet_unloaded(hass, init_integration, simulator, station_factory))[0]
     monkeypatch.setattr(station_group_entry, "SERVER_WAIT", 0.0)
 
     assert not await hass.config_entries.async_setup(group.entry_id)
@@ -248,14 +259,7 @@ async def test_raising_the_level_moves_the_stations_that_no_longer_fit(
     """
     entry_id = init_integration.entry_id
 
-    async def set_level(level: str) -> None:
-        result = await hass.config_entries.options.async_init(entry_id)
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {**result["data_schema"]({}), CONF_PORT_ENTITIES: level}
-        )
-        await hass.async_block_till_done()
-
-    await set_level("none")
+    await set_port_entities(hass, entry_id, "none")
     await connect_one_by_one(hass, init_integration, simulator, station_factory)
     assert station_group_entries(hass, entry_id) == []
     device_ids = [device_by_identifier(hass, (DOMAIN, station_id)).id for station_id in STATIONS]  # type: ignore[union-attr]
@@ -264,7 +268,7 @@ async def test_raising_the_level_moves_the_stations_that_no_longer_fit(
     ]
     assert all(hass.states.get(entity_id) is not None for entity_id in connectivity)
 
-    await set_level("all")
+    await set_port_entities(hass, entry_id, "all")
 
     assert_homes(hass, init_integration, HOMES)
     assert [
@@ -364,9 +368,9 @@ async def test_a_group_of_a_server_that_cannot_bind_retries_with_it(
 ) -> None:
     """The server's set-up fails (its port is taken): its waiting group gives up at once
     instead of waiting ``SERVER_WAIT``, and loads once the server does."""
-    blocker = socket.socket()
-    blocker.bind(("127.0.0.1", 0))
-    blocker.listen()
+    # The integration first, so that setting up one entry does not set up the others.
+    assert await async_setup_component(hass, DOMAIN, {})
+    blocker = port_holder()
     port = int(blocker.getsockname()[1])
     server = MockConfigEntry(
         domain=DOMAIN, unique_id=str(port), data={CONF_HOST: "127.0.0.1", CONF_PORT: port}
