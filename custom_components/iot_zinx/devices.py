@@ -63,8 +63,10 @@ class StationDevices:
     def device(self, station_id: str) -> DeviceEntry | None:
         """The station's device, in whichever of the server's entries it is."""
         registry = dr.async_get(self._hass)
-        home = self._groups.home_entry_id(station_id)
-        for entry_id in (home, *self._groups.entry_ids().values()):
+        entry_ids = self._groups.entry_ids()
+        # Its home first; the others for a device still where an earlier start placed it.
+        home = entry_ids.pop(self._groups.home(station_id), None)
+        for entry_id in (home, *entry_ids.values()):
             if entry_id is not None and (
                 device := registry.async_get_device_by_identifier((DOMAIN, station_id), entry_id)
             ):
