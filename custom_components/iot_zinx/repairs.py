@@ -6,6 +6,7 @@ the server's entries (station_groups.py keeps a reserve below it; docs/large-sit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from homeassistant.core import HomeAssistant, callback
@@ -29,6 +30,47 @@ if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
 
 
+class _IssueOfTheStart:
+    """A warning decided for this start: raised once when first called for, else removed
+    (once: what an earlier start raised goes away when the setting no longer calls for it)."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry_id: str,
+        translation_key: str,
+        placeholders: Callable[[], dict[str, str]],
+    ) -> None:
+        """``placeholders`` are read when the issue is raised (the thresholds as they are)."""
+        self._hass = hass
+        self._issue_id = f"{translation_key}_{entry_id}"
+        self._translation_key = translation_key
+        self._placeholders = placeholders
+        self._removed = False
+        self._raised = False
+
+    @callback
+    def update(self, called_for: bool) -> None:
+        """Raise it (once) or remove it (once), whether the fleet calls for it or not."""
+        if not called_for:
+            if not self._removed:
+                ir.async_delete_issue(self._hass, DOMAIN, self._issue_id)
+                self._removed = True
+            return
+        if self._raised:
+            return
+        self._raised = True
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            self._issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=self._translation_key,
+            translation_placeholders=self._placeholders(),
+        )
+
+
 class FleetSizeRepair:
     """Raised once per start when the stations outgrow the entry's settings.
 
@@ -42,71 +84,39 @@ class FleetSizeRepair:
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry, port_entities: str) -> None:
         """Watch the fleet of one server entry, whose *Entities per port* is ``port_entities``."""
         self._hass = hass
-        entry_id = self._entry_id = entry.entry_id
-        title = entry.title
-        self._cap_issue_id = f"{ISSUE_ENTITY_CAP}_{entry_id}"
+        self._entry_id = entry.entry_id
+        self._title = entry.title
+        self._cap_issue_id = f"{ISSUE_ENTITY_CAP}_{entry.entry_id}"
         # Whether the cap was reached, as the issue last showed it.
         self._cap_shown: bool | None = None
-        self._issue_id = f"{ISSUE_MANY_PORT_ENTITIES}_{entry_id}"
-        self._events_issue_id = f"{ISSUE_RECORDED_EVENTS}_{entry_id}"
-        self._title = title
         self._all_port_entities = port_entities == PORT_ENTITIES_ALL
-        self._checked = False
-        self._raised = False
-        self._events_checked = False
-        self._events_raised = False
+        self._many_port_entities = _IssueOfTheStart(
+            hass,
+            entry.entry_id,
+            ISSUE_MANY_PORT_ENTITIES,
+            lambda: {"stations": str(MANY_STATIONS_FOR_ALL_PORT_ENTITIES), "title": entry.title},
+        )
+        self._recorded_events = _IssueOfTheStart(
+            hass,
+            entry.entry_id,
+            ISSUE_RECORDED_EVENTS,
+            lambda: {
+                "stations": str(MANY_STATIONS_FOR_RECORDED_EVENTS),
+                "title": entry.title,
+                "event_type": EVENT_IOT_ZINX,
+            },
+        )
 
     @callback
     def check(self, station_count: int) -> None:
         """Raise the issues the fleet's size calls for."""
-        self._check_port_entities(station_count)
-        self._check_recorded_events(station_count)
+        self._many_port_entities.update(
+            self._all_port_entities and station_count > MANY_STATIONS_FOR_ALL_PORT_ENTITIES
+        )
+        self._recorded_events.update(
+            station_count > MANY_STATIONS_FOR_RECORDED_EVENTS and self._events_recorded()
+        )
         self._check_entity_cap()
-
-    def _check_port_entities(self, station_count: int) -> None:
-        if not self._all_port_entities or station_count <= MANY_STATIONS_FOR_ALL_PORT_ENTITIES:
-            if not self._checked:
-                ir.async_delete_issue(self._hass, DOMAIN, self._issue_id)
-                self._checked = True
-            return
-        if self._raised:
-            return
-        self._raised = True
-        ir.async_create_issue(
-            self._hass,
-            DOMAIN,
-            self._issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_MANY_PORT_ENTITIES,
-            translation_placeholders={
-                "stations": str(MANY_STATIONS_FOR_ALL_PORT_ENTITIES),
-                "title": self._title,
-            },
-        )
-
-    def _check_recorded_events(self, station_count: int) -> None:
-        if station_count <= MANY_STATIONS_FOR_RECORDED_EVENTS or not self._events_recorded():
-            if not self._events_checked:
-                ir.async_delete_issue(self._hass, DOMAIN, self._events_issue_id)
-                self._events_checked = True
-            return
-        if self._events_raised:
-            return
-        self._events_raised = True
-        ir.async_create_issue(
-            self._hass,
-            DOMAIN,
-            self._events_issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_RECORDED_EVENTS,
-            translation_placeholders={
-                "stations": str(MANY_STATIONS_FOR_RECORDED_EVENTS),
-                "title": self._title,
-                "event_type": EVENT_IOT_ZINX,
-            },
-        )
 
     def _check_entity_cap(self) -> None:
         """Checked at each start and as each new station appears (the previous ones' counted)."""
